@@ -1,0 +1,1 @@
+"""analyze part of otel_events."""

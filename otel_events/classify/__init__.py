@@ -1,0 +1,1 @@
+"""classify part of otel_events."""

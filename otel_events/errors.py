@@ -1,0 +1,33 @@
+"""Exceptions raised by otel_events: one base class, a few grouped subclasses."""
+
+from __future__ import annotations
+
+
+class OtelEventsError(Exception):
+    """Base class of every error otel_events raises on purpose."""
+
+
+class ConfigError(OtelEventsError, ValueError):
+    """A configuration value, file or argument is invalid."""
+
+
+class RulesError(ConfigError):
+    """A classification rules file cannot be read or is invalid (names the file, line and problem)."""
+
+
+class StoreError(OtelEventsError):
+    """The DuckDB store cannot be opened, migrated or written."""
+
+
+class SchemaVersionError(StoreError):
+    """The store was written by a newer otel_events and is refused."""
+
+
+class FilterSyntaxError(OtelEventsError, ValueError):
+    """A filter expression is invalid; carries the offending position."""
+
+    def __init__(self, message: str, position: int, expression: str) -> None:
+        self.position = position
+        self.expression = expression
+        pointer = " " * position + "^"
+        super().__init__(f"{message} at position {position}\n  {expression}\n  {pointer}")

@@ -1,0 +1,1 @@
+"""receiver part of otel_events."""

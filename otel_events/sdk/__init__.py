@@ -1,0 +1,1 @@
+"""sdk part of otel_events."""

@@ -1,0 +1,1 @@
+"""store part of otel_events."""

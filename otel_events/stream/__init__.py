@@ -1,0 +1,1 @@
+"""stream part of otel_events."""
