@@ -23,6 +23,10 @@ class SchemaVersionError(StoreError):
     """The store was written by a newer otel_events and is refused."""
 
 
+class ReceiverError(OtelEventsError):
+    """The receiver cannot start, or cannot accept data right now (WAL write failure, shutting down)."""
+
+
 class FilterSyntaxError(OtelEventsError, ValueError):
     """A filter expression is invalid; carries the offending position."""
 

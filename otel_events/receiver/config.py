@@ -1,0 +1,251 @@
+"""Receiver configuration: one dataclass with defaults and ``validate()``, loadable from TOML and environment.
+
+Precedence: explicit values (command line, then the ``--config`` TOML file) > ``OTEL_EVENTS_*`` environment
+variables > defaults. A bad environment value warns and falls back; a bad explicit value raises ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from otel_events.errors import ConfigError
+from otel_events.receiver import environment
+
+_logger = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+DEFAULT_DB_PATH = Path("otel_events.duckdb")
+DEFAULT_GRPC_ENDPOINT = "127.0.0.1:4317"
+DEFAULT_MAX_MESSAGE_SIZE = 16 * MIB
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """Everything a receiver needs to run.
+
+    Attributes:
+        db_path: DuckDB file the receiver writes.
+        grpc_endpoint: ``HOST:PORT`` of the OTLP/gRPC listener; port 0 binds a free port.
+        wal_dir: write-ahead log directory; ``None`` means ``<db_path without suffix>.wal`` next to the database.
+        max_message_size: largest accepted request in bytes; larger ones get ``RESOURCE_EXHAUSTED``.
+        wal_segment_bytes: a WAL segment is closed and a new one started past this size; stored segments are
+            deleted whole, so smaller segments free disk sooner.
+        wal_max_bytes: budget of WAL bytes not yet stored in DuckDB; past it requests are refused with
+            ``RESOURCE_EXHAUSTED`` and a retry delay so exporters back off.
+        batch_max_bytes: the pipeline hands the store batches of up to this many payload bytes (PERF-NOTES:
+            large DuckDB commits are several times faster than small ones).
+        grpc_workers: threads serving RPCs; each waits for its group commit, so this bounds in-flight requests.
+        rules_file: classification rules for items that arrive unclassified; ``None`` uses the packaged rules.
+        status_interval: seconds between rewrites of the status file read by ``otel-events status``.
+        shutdown_timeout: seconds ``shutdown()`` waits for in-flight requests and the drain into DuckDB.
+    """
+
+    db_path: Path = DEFAULT_DB_PATH
+    grpc_endpoint: str = DEFAULT_GRPC_ENDPOINT
+    wal_dir: Path | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    wal_segment_bytes: int = 64 * MIB
+    wal_max_bytes: int = 2048 * MIB
+    batch_max_bytes: int = 16 * MIB
+    grpc_workers: int = 32
+    rules_file: Path | None = None
+    status_interval: float = 1.0
+    shutdown_timeout: float = 60.0
+
+    def validate(self) -> ReceiverConfig:
+        """Check every value; returns ``self`` so calls chain.
+
+        Raises:
+            ConfigError: naming the first invalid value.
+        """
+        parse_endpoint(self.grpc_endpoint)
+        if str(self.db_path) == "":
+            raise ConfigError("db path must not be empty")
+        if self.max_message_size < 1024:
+            raise ConfigError(f"max message size must be at least 1024 bytes, got {self.max_message_size}")
+        if self.max_message_size > 2**31 - 1:
+            raise ConfigError(f"max message size must be below 2 GiB (a gRPC limit), got {self.max_message_size}")
+        if self.wal_segment_bytes < 4096:
+            raise ConfigError(f"WAL segment size must be at least 4096 bytes, got {self.wal_segment_bytes}")
+        if self.wal_max_bytes < self.max_message_size:
+            raise ConfigError(
+                f"WAL budget ({self.wal_max_bytes} bytes) must be at least the max message size "
+                f"({self.max_message_size})"
+            )
+        if self.batch_max_bytes < 1:
+            raise ConfigError(f"batch size must be positive, got {self.batch_max_bytes}")
+        if not 1 <= self.grpc_workers <= 1024:
+            raise ConfigError(f"gRPC workers must be between 1 and 1024, got {self.grpc_workers}")
+        if self.status_interval <= 0:
+            raise ConfigError(f"status interval must be positive, got {self.status_interval}")
+        if self.shutdown_timeout <= 0:
+            raise ConfigError(f"shutdown timeout must be positive, got {self.shutdown_timeout}")
+        return self
+
+    @property
+    def resolved_wal_dir(self) -> Path:
+        """The WAL directory: ``wal_dir`` or ``<db_path without suffix>.wal`` next to the database."""
+        return self.wal_dir if self.wal_dir is not None else default_wal_dir(self.db_path)
+
+    @property
+    def grpc_host(self) -> str:
+        """Host part of ``grpc_endpoint``."""
+        return parse_endpoint(self.grpc_endpoint)[0]
+
+    @property
+    def grpc_port(self) -> int:
+        """Port part of ``grpc_endpoint`` (0 means any free port)."""
+        return parse_endpoint(self.grpc_endpoint)[1]
+
+
+def default_wal_dir(db_path: Path) -> Path:
+    """The WAL directory used when none is configured: ``otel_events.duckdb`` -> ``otel_events.wal``."""
+    return db_path.with_name(db_path.stem + ".wal")
+
+
+def parse_endpoint(endpoint: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[::1]:PORT`` for IPv6).
+
+    Raises:
+        ConfigError: when the text is not ``HOST:PORT`` with a port in 0..65535.
+    """
+    host, sep, port_text = endpoint.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ConfigError(f"invalid endpoint {endpoint!r}: expected HOST:PORT with a port between 0 and 65535")
+    return host, int(port_text)
+
+
+_FIELD_TYPES: dict[str, type] = {
+    "db_path": Path,
+    "grpc_endpoint": str,
+    "wal_dir": Path,
+    "max_message_size": int,
+    "wal_segment_bytes": int,
+    "wal_max_bytes": int,
+    "batch_max_bytes": int,
+    "grpc_workers": int,
+    "rules_file": Path,
+    "status_interval": float,
+    "shutdown_timeout": float,
+}
+
+# TOML keys (``[receiver]`` table) -> field names; the short names match the command-line flags.
+_TOML_KEYS: dict[str, str] = {
+    "db": "db_path",
+    "grpc": "grpc_endpoint",
+    "wal_dir": "wal_dir",
+    "max_message_size": "max_message_size",
+    "wal_segment_bytes": "wal_segment_bytes",
+    "wal_max_bytes": "wal_max_bytes",
+    "batch_max_bytes": "batch_max_bytes",
+    "grpc_workers": "grpc_workers",
+    "rules_file": "rules_file",
+    "status_interval": "status_interval",
+    "shutdown_timeout": "shutdown_timeout",
+}
+
+_ENV_KEYS: dict[str, str] = {
+    environment.OTEL_EVENTS_DB: "db_path",
+    environment.OTEL_EVENTS_GRPC_ENDPOINT: "grpc_endpoint",
+    environment.OTEL_EVENTS_WAL_DIR: "wal_dir",
+    environment.OTEL_EVENTS_MAX_MESSAGE_SIZE: "max_message_size",
+    environment.OTEL_EVENTS_WAL_MAX_BYTES: "wal_max_bytes",
+}
+
+
+def _coerce(name: str, value: object, origin: str) -> object:
+    kind = _FIELD_TYPES[name]
+    if kind is Path:
+        if not isinstance(value, str | os.PathLike):
+            raise ConfigError(f"{origin}: {name} must be a path string, got {value!r}")
+        return Path(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{origin}: {name} must be a string, got {value!r}")
+        return value
+    if isinstance(value, bool):
+        raise ConfigError(f"{origin}: {name} must be a number, got {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: {name} must be a number, got {value!r}") from None
+
+
+def read_toml(path: Path) -> dict[str, object]:
+    """Read a ``[receiver]`` table from a TOML file into ``ReceiverConfig`` field values.
+
+    Raises:
+        ConfigError: naming the file when it is missing, not TOML, or has unknown keys or wrong types.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    table = document.get("receiver", {})
+    unknown_tables = sorted(set(document) - {"receiver"})
+    if unknown_tables:
+        raise ConfigError(f"config file {path}: unknown table(s) {', '.join(unknown_tables)}; expected [receiver]")
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [receiver] must be a table")
+    values: dict[str, object] = {}
+    for key, value in table.items():
+        name = _TOML_KEYS.get(key)
+        if name is None:
+            raise ConfigError(f"config file {path}: unknown key {key!r} (known: {', '.join(sorted(_TOML_KEYS))})")
+        values[name] = _coerce(name, value, f"config file {path}")
+    return values
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, object]:
+    """Read ``OTEL_EVENTS_*`` variables; a bad value logs a warning and is ignored."""
+    values: dict[str, object] = {}
+    for variable, name in _ENV_KEYS.items():
+        text = environ.get(variable)
+        if not text:
+            continue
+        try:
+            value = _coerce(name, text, f"environment variable {variable}")
+            if name == "grpc_endpoint":
+                parse_endpoint(str(value))
+        except ConfigError as exc:
+            _logger.warning("%s; using the default", exc)
+            continue
+        values[name] = value
+    return values
+
+
+def load_config(
+    overrides: Mapping[str, object] | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ReceiverConfig:
+    """Build a validated config from defaults < environment < config file < explicit overrides.
+
+    Args:
+        overrides: field values given explicitly (e.g. command-line flags); ``None`` values are ignored.
+        config_file: optional TOML file with a ``[receiver]`` table.
+        environ: environment to read (default ``os.environ``).
+
+    Raises:
+        ConfigError: for an invalid file or explicit value.
+    """
+    values = read_environment(os.environ if environ is None else environ)
+    if config_file is not None:
+        values.update(read_toml(config_file))
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value, "argument")
+    known = {f.name for f in dataclasses.fields(ReceiverConfig)}
+    return ReceiverConfig(**{k: v for k, v in values.items() if k in known}).validate()
