@@ -20,6 +20,8 @@ from otel_events.classify.attributes import (
 from otel_events.classify.classifier import Classifier
 from otel_events.classify.decision import SEVERITY_ERROR, Category, Decision
 from otel_events.classify.rules import Rules, load_rules
+from otel_events.classify.scrub import Scrubber
+from otel_events.classify.scrub_patterns import PatternTarget, ScrubPattern
 
 __all__ = [
     "ATTR_CATEGORY",
@@ -33,6 +35,9 @@ __all__ = [
     "Category",
     "Classifier",
     "Decision",
+    "PatternTarget",
     "Rules",
+    "ScrubPattern",
+    "Scrubber",
     "load_rules",
 ]
