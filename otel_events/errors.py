@@ -35,3 +35,7 @@ class FilterSyntaxError(OtelEventsError, ValueError):
         self.expression = expression
         pointer = " " * position + "^"
         super().__init__(f"{message} at position {position}\n  {expression}\n  {pointer}")
+
+
+class RequestDecodeError(OtelEventsError, ValueError):
+    """An OTLP export request is not valid protobuf (answered with INVALID_ARGUMENT)."""
