@@ -77,7 +77,8 @@ DEFAULT_KEY_PATTERNS: tuple[ScrubPattern, ...] = tuple(
 )
 
 # Card numbers: a known issuer prefix, 13-19 digits with optional single spaces or dashes, then Luhn.
-_CARD = r"(?<![\d-])(?:4\d{3}|5[1-5]\d\d|2[2-7]\d\d|3[47]\d\d|3[0689]\d\d|6(?:011|5\d\d|4[4-9]\d))(?:[ -]?\d){9,15}(?![\d-])"
+_CARD_ISSUER = r"(?:4\d{3}|5[1-5]\d\d|2[2-7]\d\d|3[47]\d\d|3[0689]\d\d|6(?:011|5\d\d|4[4-9]\d))"
+_CARD = rf"(?<![\d-]){_CARD_ISSUER}(?:[ -]?\d){{9,15}}(?![\d-])"
 DEFAULT_VALUE_PATTERNS: tuple[ScrubPattern, ...] = (
     ScrubPattern("jwt", r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
     ScrubPattern("bearer_token", r"(?i:\bbearer\s+)(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)"),
