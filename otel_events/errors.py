@@ -39,3 +39,11 @@ class FilterSyntaxError(OtelEventsError, ValueError):
 
 class RequestDecodeError(OtelEventsError, ValueError):
     """An OTLP export request is not valid protobuf (answered with INVALID_ARGUMENT)."""
+
+
+class QueryError(OtelEventsError):
+    """An analysis query was refused by DuckDB at run time (e.g. a regular expression it cannot compile)."""
+
+
+class NotFoundError(OtelEventsError, LookupError):
+    """A trace id, correlation id or other key names nothing in the store."""
