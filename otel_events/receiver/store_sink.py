@@ -1,0 +1,40 @@
+"""The production sink: WAL records into the DuckDB store, the WAL position in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from otel_events.receiver.wal import WalRecord
+from otel_events.store import IngestItem, Store
+
+
+class StoreSink:
+    """Adapts ``otel_events.store.Store`` to the receiver's ``RecordSink``.
+
+    Args:
+        db_path: the DuckDB file.
+        rules_file: classification rules for unclassified items; ``None`` uses the packaged rules.
+    """
+
+    def __init__(self, db_path: Path, rules_file: Path | None = None) -> None:
+        classifier = None
+        if rules_file is not None:
+            from otel_events.classify import Classifier
+
+            classifier = Classifier.from_file(rules_file)
+        self.store = Store(db_path, classifier=classifier)
+
+    def store_records(self, records: Sequence[WalRecord]) -> int:
+        """Ingest the records' payloads in one transaction that also records the last LSN."""
+        items = [IngestItem(signal=r.signal.value, payload=r.payload, tenant=r.tenant) for r in records]
+        stats = self.store.ingest(items, wal_position=records[-1].lsn)
+        return stats.spans + stats.log_records + stats.metric_points
+
+    def wal_position(self) -> int | None:
+        """The LSN stored with the last ingest."""
+        return self.store.wal_position()
+
+    def close(self) -> None:
+        """Checkpoint and close the DuckDB file. Safe to call twice."""
+        self.store.close()
