@@ -23,6 +23,8 @@ for _category in Category:
 _STATUS_ERROR = Decision(Category.CRITICAL, "status.error")
 _STATUS_EXCEPTION = Decision(Category.CRITICAL, "status.exception")
 _STATUS_SEVERITY = Decision(Category.CRITICAL, "status.severity")
+# Marks "the last reload succeeded"; distinct from a None signature (the file is missing).
+_NO_FAILURE = object()
 
 
 class Classifier:
@@ -42,7 +44,7 @@ class Classifier:
         self._path = os.fspath(rules_path) if rules_path is not None else None
         self._reload_lock = threading.Lock()
         self._watcher: FileWatcher | None = None
-        self._failed_signature: Signature = None
+        self._failed_signature: Signature | object = _NO_FAILURE
         signature = file_signature(self._path) if self._path else None
         self._matcher = Matcher(load_rules(self._path))
         self._loaded_signature = signature
@@ -135,7 +137,7 @@ class Classifier:
             matcher = Matcher(load_rules(self._path))
             self._matcher = matcher
             self._loaded_signature = signature
-            self._failed_signature = None
+            self._failed_signature = _NO_FAILURE
             return matcher.rules
 
     def close(self) -> None:

@@ -25,7 +25,9 @@ def file_signature(path: str) -> Signature:
 class FileWatcher:
     """Poll ``path`` every ``interval`` seconds and call ``on_change(signature)`` when its signature changes.
 
-    Polling (rather than inotify) keeps this portable and dependency-free; a rules file changes rarely.
+    Polling (rather than inotify) keeps this portable and dependency-free; a rules file changes rarely. A change
+    is reported once the signature is the same on two polls in a row, so a file being rewritten in place is not
+    read half-written (an empty file is valid TOML and would silently drop the user's rules).
 
     Args:
         path: File to watch.
@@ -43,6 +45,7 @@ class FileWatcher:
         self._on_change = on_change
         self._interval = interval
         self._last = initial
+        self._pending: Signature | object = initial
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="otel-events-rules-watch", daemon=True)
 
@@ -61,6 +64,10 @@ class FileWatcher:
         while not self._stop.wait(self._interval):
             current = file_signature(self._path)
             if current == self._last:
+                self._pending = current
+                continue
+            if current != self._pending:
+                self._pending = current  # still changing: look again on the next poll
                 continue
             self._last = current
             try:
