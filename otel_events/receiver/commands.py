@@ -1,0 +1,132 @@
+"""``otel-events serve`` and ``otel-events status``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from otel_events.receiver.config import DEFAULT_DB_PATH, default_wal_dir, load_config
+from otel_events.receiver.server import Receiver
+from otel_events.receiver.status import read_status
+
+_logger = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` and ``status`` sub-commands."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the OTLP receiver, storing into DuckDB",
+        description="Receive OTLP/gRPC traces, logs and metrics and store them durably in a DuckDB file.",
+    )
+    serve.add_argument("--db", type=Path, help=f"DuckDB file to write (default ./{DEFAULT_DB_PATH})")
+    serve.add_argument("--grpc", metavar="HOST:PORT", help="OTLP/gRPC listen address (default 127.0.0.1:4317)")
+    serve.add_argument("--wal-dir", type=Path, help="write-ahead log directory (default: <db name>.wal next to it)")
+    serve.add_argument("--config", type=Path, help="TOML file with a [receiver] table")
+    serve.add_argument(
+        "--max-message-size", type=_positive_int, metavar="BYTES", help="largest accepted request (default 16 MiB)"
+    )
+    serve.add_argument("--rules", type=Path, help="classification rules file for items that arrive unclassified")
+    serve.set_defaults(func=run_serve)
+
+    status = subparsers.add_parser(
+        "status",
+        help="show the counters of a running receiver",
+        description="Show the counters of the receiver running on a database (or WAL directory).",
+    )
+    where = status.add_mutually_exclusive_group()
+    where.add_argument("--db", type=Path, help=f"the receiver's DuckDB file (default ./{DEFAULT_DB_PATH})")
+    where.add_argument("--wal-dir", type=Path, help="the receiver's write-ahead log directory")
+    status.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    status.set_defaults(func=run_status)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of bytes, got {value}")
+    return value
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the receiver until SIGTERM or SIGINT, then drain and exit."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load_config(
+        {
+            "db_path": args.db,
+            "grpc_endpoint": args.grpc,
+            "wal_dir": args.wal_dir,
+            "max_message_size": args.max_message_size,
+            "rules_file": args.rules,
+        },
+        config_file=args.config,
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        _logger.info("received %s: draining into %s", signal.Signals(signum).name, config.db_path)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    receiver = Receiver(config)
+    try:
+        ports = receiver.start()
+        print(f"OTLP/gRPC listening on {config.grpc_host}:{ports.grpc}", flush=True)
+        # Wake up regularly so the signal handler runs promptly in the main thread.
+        while not stop.wait(0.5):
+            pass
+    finally:
+        drained = receiver.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not drained:
+        print("otel-events: warning: not everything was stored; the WAL replays it on the next start", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print the status of a running receiver."""
+    wal_dir = args.wal_dir or default_wal_dir(args.db or DEFAULT_DB_PATH)
+    status = read_status(wal_dir)
+    if args.format == "json":
+        print(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        print(format_status_table(status))
+    return 0
+
+
+def format_status_table(status: dict[str, object]) -> str:
+    """Render the status as an aligned two-column table."""
+    rejected = status.get("rejected") or {}
+    rows: list[tuple[str, object]] = [
+        ("pid", status.get("pid")),
+        ("OTLP/gRPC", status.get("grpc_endpoint")),
+        ("database", status.get("db_path")),
+        ("WAL directory", status.get("wal_dir")),
+        ("uptime", f"{status.get('uptime_seconds', 0):.0f} s"),
+        ("received requests", status.get("received_requests")),
+        ("received items", status.get("received_items")),
+        ("stored items", status.get("stored_items")),
+        *((f"rejected: {reason}", count) for reason, count in dict(rejected).items()),
+        ("WAL bytes", status.get("wal_bytes")),
+        ("queue depth (requests)", status.get("queue_depth")),
+        ("store latency p50", _milliseconds(status.get("store_latency_p50_ms"))),
+        ("store latency p99", _milliseconds(status.get("store_latency_p99_ms"))),
+        ("store errors", status.get("store_errors")),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {'-' if value is None else value}" for name, value in rows)
+
+
+def _milliseconds(value: object) -> str | None:
+    return None if value is None else f"{value} ms"
