@@ -1,0 +1,56 @@
+-- errors (SPEC §6): one row whose columns are the sections of the error report. Errors are spans with status
+-- ERROR; `critical` counts every span classified critical (errors, exception events, critical names).
+WITH s AS (
+    SELECT trace_id, span_id, service_name, name, start_time, status_code, status_message, category, events
+    FROM spans
+    WHERE start_time >= $since AND start_time < $until
+      AND /*filter:spans*/TRUE
+),
+e AS (
+    SELECT
+        *,
+        -- the first exception event carries the type and message the application recorded
+        list_filter(events, ev -> ev.name = 'exception')[1] AS exception
+    FROM s
+    WHERE status_code = 'error'
+),
+em AS (
+    SELECT
+        *,
+        coalesce(exception.attributes['exception.type'], '(none)') AS exception_type,
+        coalesce(nullif(status_message, ''), exception.attributes['exception.message'], '(no message)') AS message
+    FROM e
+)
+SELECT
+    (SELECT count(*) FROM e) AS total,
+    (SELECT count(*) FROM s WHERE category = 'critical') AS critical,
+    (SELECT count(*) FROM s) AS spans,
+    (SELECT count(*) FROM e) / greatest((SELECT count(*) FROM s), 1) AS error_rate,
+    (
+        SELECT coalesce(list({'service_name': service_name, 'errors': errors, 'spans': n, 'error_rate': errors / n}
+                        ORDER BY errors DESC, service_name), [])
+        FROM (SELECT service_name, count(*) FILTER (WHERE status_code = 'error') AS errors, count(*) AS n
+              FROM s GROUP BY service_name)
+        WHERE errors > 0
+    ) AS by_service,
+    (
+        SELECT coalesce(list({'service_name': service_name, 'name': name, 'errors': errors, 'spans': n,
+                              'error_rate': errors / n} ORDER BY errors DESC, service_name, name), [])
+        FROM (SELECT service_name, name, count(*) FILTER (WHERE status_code = 'error') AS errors, count(*) AS n
+              FROM s GROUP BY service_name, name)
+        WHERE errors > 0
+    ) AS by_operation,
+    (
+        SELECT coalesce(list({'exception_type': exception_type, 'count': n} ORDER BY n DESC, exception_type), [])
+        FROM (SELECT exception_type, count(*) AS n FROM em GROUP BY exception_type)
+    ) AS by_exception_type,
+    (
+        SELECT coalesce(list({'message': message, 'count': n} ORDER BY n DESC, message), [])
+        FROM (SELECT message, count(*) AS n FROM em GROUP BY message ORDER BY n DESC, message LIMIT $limit)
+    ) AS top_messages,
+    (
+        SELECT coalesce(list({'time': start_time, 'trace_id': trace_id, 'span_id': span_id,
+                              'service_name': service_name, 'name': name, 'exception_type': exception_type,
+                              'message': message} ORDER BY start_time DESC, span_id), [])
+        FROM (SELECT * FROM em ORDER BY start_time DESC, span_id LIMIT $limit)
+    ) AS recent;
