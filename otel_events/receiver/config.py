@@ -219,7 +219,7 @@ def read_environment(environ: Mapping[str, str]) -> dict[str, object]:
             if name == "grpc_endpoint":
                 parse_endpoint(str(value))
         except ConfigError as exc:
-            _logger.warning("%s; using the default", exc)
+            _logger.warning("ignoring environment variable %s: %s; using the default", variable, exc)
             continue
         values[name] = value
     return values

@@ -180,8 +180,6 @@ class Receiver:
         self._wal.open(stored_lsn)
         self._pipeline = IngestPipeline(self._wal, self._sink, self.counters, batch_max_bytes=config.batch_max_bytes)
         self._pipeline.start(stored_lsn)
-        self._status = StatusWriter(config.resolved_wal_dir, self.status, config.status_interval)
-        self._status.start()
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=config.grpc_workers, thread_name_prefix="otel-events-grpc"),
             handlers=build_handlers(self._wal, validate, self.counters, wal_max_bytes=config.wal_max_bytes),
@@ -193,11 +191,13 @@ class Receiver:
         )
         self._health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        port = self._bind(self._server)
+        self._ports = BoundPorts(grpc=self._bind(self._server))
         self._server.start()
         for name in ("", *(service.service_name for service in SERVICES)):
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        return BoundPorts(grpc=port)
+        self._status = StatusWriter(config.resolved_wal_dir, self.status, config.status_interval)
+        self._status.start()
+        return self._ports
 
     def _bind(self, server: grpc.Server) -> int:
         host, port = self.config.grpc_host, self.config.grpc_port
