@@ -1,15 +1,16 @@
 """Classification metrics through the OpenTelemetry metrics API (SPEC §3).
 
-``Counter.add`` costs microseconds per call, a large share of the ≤10 % per-span budget, so each processor
-counts decisions in a local table under a short lock, and one pair of observable counters per meter provider
-reports the cumulative totals at collection time.
+``Counter.add`` costs microseconds per call, most of the ≤10 % per-span budget, so each processor counts
+decisions locally, and one pair of observable counters per meter provider reports the cumulative totals at
+collection time.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from opentelemetry import metrics as metrics_api
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -22,6 +23,10 @@ CLASSIFICATION_ERRORS = "otel_events.classification.errors"
 class ClassificationCounts:
     """Cumulative counts of one processor's decisions and internal errors.
 
+    One ``itertools.count`` per (category, rule): its ``__next__`` runs in C under the GIL, so counting is an
+    atomic increment without a lock (measured 0.1 µs per item against 0.4 µs with a lock and 8.6 µs for
+    ``Counter.add``; ``tests/benchmarks/bench_sdk.py``).
+
     Args:
         signal: ``"span"`` or ``"log"``, reported as the metric attribute ``signal``.
         errors: callable returning the processor's current internal error count.
@@ -30,19 +35,25 @@ class ClassificationCounts:
     def __init__(self, signal: str, errors: Callable[[], int]) -> None:
         self.signal = signal
         self.errors = errors
-        self._counts: dict[tuple[str, str], int] = {}
+        self.counters: dict[tuple[str, str], Iterator[int]] = {}
         self._lock = threading.Lock()
 
     def add(self, category: str, rule: str) -> None:
         """Count one decision."""
-        key = (category, rule)
+        counter = self.counters.get((category, rule))
+        if counter is None:
+            counter = self.counter_for(category, rule)
+        next(counter)
+
+    def counter_for(self, category: str, rule: str) -> Iterator[int]:
+        """Return the counter of (category, rule), creating it on first use."""
         with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
+            return self.counters.setdefault((category, rule), itertools.count())
 
     def snapshot(self) -> dict[tuple[str, str], int]:
-        """Return a copy of the cumulative counts by (category, rule)."""
-        with self._lock:
-            return dict(self._counts)
+        """Return the cumulative counts by (category, rule)."""
+        # repr(count(n)) == "count(n)": the only public read-out of an itertools.count.
+        return {key: int(repr(counter)[6:-1]) for key, counter in list(self.counters.items())}
 
 
 class _Reporter:

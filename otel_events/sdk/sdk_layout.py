@@ -9,10 +9,12 @@ otherwise the public-API path is used.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from importlib import metadata
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.util import BoundedList
 
 VERIFIED_SDK_VERSIONS = ((1, 45),)
 """(major, minor) versions of opentelemetry-sdk whose private span layout the fast path was tested on."""
@@ -31,13 +33,18 @@ def _sdk_version() -> tuple[int, int] | None:
 def _layout_matches() -> bool:
     # Span.end must call the multi-processor's _on_ending while the span is still ours, and
     # _readable_span must hand on_end the same attribute mapping (not a copy), whose storage is a dict.
+    # The event list is read through its deque, and status / context through their fields.
     probe = BoundedAttributes(immutable=True)
+    readable = ReadableSpan("probe")
     return (
         callable(getattr(SpanProcessor, "_on_ending", None))
         and "_on_ending" in Span.end.__code__.co_names
         and "_attributes" in Span._readable_span.__code__.co_names
         and isinstance(getattr(probe, "_dict", None), dict)
-        and isinstance(getattr(ReadableSpan("probe"), "_events", None), tuple | list)
+        and isinstance(getattr(BoundedList(1), "_dq", None), deque)
+        and hasattr(readable, "_status")
+        and hasattr(readable, "_context")
+        and hasattr(readable, "_name")
     )
 
 
