@@ -11,6 +11,20 @@ from opentelemetry import baggage, context
 from otel_events.classify.attributes import ATTR_CORRELATION_ID
 from otel_events.sdk import active
 
+try:  # the context key the API stores baggage under: a dict lookup is ~0.3 µs cheaper than baggage.get_all()
+    from opentelemetry.baggage import _BAGGAGE_KEY as _BAGGAGE_CONTEXT_KEY
+
+    def baggage_entries(ctx: context.Context) -> Mapping[str, object] | None:
+        """Baggage entries of ``ctx`` (a ``Context``, never None), if any."""
+        return ctx.get(_BAGGAGE_CONTEXT_KEY)
+
+except ImportError:  # pragma: no cover - other API versions
+
+    def baggage_entries(ctx: context.Context) -> Mapping[str, object] | None:
+        """Baggage entries of ``ctx`` (a ``Context``, never None), if any."""
+        return baggage.get_all(ctx)
+
+
 DEFAULT_CORRELATION_KEY = "correlation.id"
 """Baggage entry (and attribute) that carries the correlation id unless configured otherwise."""
 
@@ -35,17 +49,6 @@ def explicit_correlation_id(attributes: Mapping[str, object] | None, key: str) -
         value = attributes.get(key)
         if value is None or value == "":
             return None
-    return value if isinstance(value, str) else str(value)
-
-
-def baggage_correlation_id(ctx: context.Context | None, key: str) -> str | None:
-    """Return the baggage entry ``key`` of ``ctx`` (the current context when ``None``), if any."""
-    entries = baggage.get_all(ctx)
-    if not entries:
-        return None
-    value = entries.get(key)
-    if value is None or value == "":
-        return None
     return value if isinstance(value, str) else str(value)
 
 

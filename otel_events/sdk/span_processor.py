@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from opentelemetry import baggage
 from opentelemetry import context as context_api
 from opentelemetry import metrics as metrics_api
 from opentelemetry.context import get_current
@@ -19,18 +18,13 @@ from otel_events.classify.attributes import (
     ATTR_SEQ,
     ATTR_STREAM_ID,
 )
-from otel_events.sdk.correlation import DEFAULT_CORRELATION_KEY, validate_correlation_key
+from otel_events.sdk.correlation import DEFAULT_CORRELATION_KEY, baggage_entries, validate_correlation_key
 from otel_events.sdk.guard import HookGuard
 from otel_events.sdk.metrics import ClassificationCounts, register_counts
 from otel_events.sdk.scrub_memo import CleanPairMemo
 from otel_events.sdk.sdk_layout import private_span_hook_usable
 from otel_events.sdk.sequence import process_stream
 from otel_events.sdk.stamping import Stamper
-
-try:  # the context key under which the API stores baggage: one dict lookup instead of baggage.get_all()
-    from opentelemetry.baggage import _BAGGAGE_KEY
-except ImportError:  # pragma: no cover - other API versions
-    _BAGGAGE_KEY = None
 
 EXCEPTION_EVENT = "exception"
 _SAMPLED = 0x01
@@ -111,10 +105,7 @@ class EventSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
         """Remember the baggage correlation id (if any), then forward to the downstream processor."""
         try:
-            if _BAGGAGE_KEY is not None:
-                entries = (parent_context if parent_context is not None else get_current()).get(_BAGGAGE_KEY)
-            else:
-                entries = baggage.get_all(parent_context)
+            entries = baggage_entries(parent_context if parent_context is not None else get_current())
             if entries:
                 correlation_id = entries.get(self._correlation_key)
                 if correlation_id and len(self._pending) < _MAX_PENDING_CORRELATIONS:
