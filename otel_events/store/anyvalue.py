@@ -11,7 +11,8 @@ code    kind                        text
 ``i``   int64                       decimal
 ``d``   double                      ``repr(float)`` (round-trips exactly, incl. ``nan``/``inf``)
 ``y``   bytes                       base64
-``e``   no value set                NULL
+``e``   an AnyValue with no value   NULL
+``n``   a KeyValue without value    NULL
 ``p:…`` array or kvlist             JSON for reading; the code carries the base64 of the serialized
                                     ``AnyValue`` because JSON cannot tell 1 from 1.0 or bytes from text
 ======  ==========================  ===========================================================
@@ -30,6 +31,7 @@ INT = "i"
 DOUBLE = "d"
 BYTES = "y"
 EMPTY = "e"
+NO_VALUE = "n"
 PACKED_PREFIX = "p:"
 
 
@@ -87,13 +89,17 @@ def text_to_any_value(text: str | None, type_code: str | None, target: AnyValue)
         target.bytes_value = base64.b64decode(text)
     elif type_code.startswith(PACKED_PREFIX):
         target.MergeFromString(base64.b64decode(type_code[len(PACKED_PREFIX) :]))
-    elif type_code != EMPTY:
+    elif type_code == EMPTY:
+        target.SetInParent()
+    elif type_code != NO_VALUE:
         raise ValueError(f"unknown attribute type code {type_code!r}")
 
 
 def decode_key_value(raw: bytes) -> tuple[str, str | None, str | None, object]:
     """Decode one serialized ``KeyValue``: ``(key, text, type_code, python_value)``."""
     kv = KeyValue.FromString(raw)
+    if not kv.HasField("value"):
+        return kv.key, None, NO_VALUE, None
     text, type_code = any_value_to_text(kv.value)
     return kv.key, text, type_code, _scalar(kv.value)
 

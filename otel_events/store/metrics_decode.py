@@ -7,10 +7,10 @@ serialized with the column fields cleared; it is NULL for the common point.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from otel_events.store.columns import ColumnBuffer
-from otel_events.store.registry import Registry
+if TYPE_CHECKING:
+    from otel_events.store.decoder import BatchDecoder
 
 TEMPORALITIES = ("unspecified", "delta", "cumulative")
 
@@ -30,14 +30,10 @@ _COLUMN_FIELDS = (
 )
 
 
-def append_metrics(
-    buffer: ColumnBuffer,
-    request,
-    tenant: str | None,
-    registry: Registry,
-    attributes: Callable,
-) -> None:
-    """Append every data point of a raw-attribute ``ExportMetricsServiceRequest`` to ``buffer``."""
+def append_metrics(decoder: BatchDecoder, request, tenant: str | None) -> None:
+    """Append every data point of a raw-attribute ``ExportMetricsServiceRequest``."""
+    buffer = decoder.metrics
+    registry = decoder.registry
     c = buffer.columns
     for resource_metrics in request.resource_metrics:
         resource_id = registry.resource_id(resource_metrics.resource.SerializeToString(), resource_metrics.schema_url)
@@ -59,7 +55,10 @@ def append_metrics(
                 is_monotonic = data.is_monotonic if metric_type == "sum" else None
                 for point in data.data_points:
                     # data points are not stamped by the SDK: otel_events.* keys stay plain attributes
-                    attr_types, _ = attributes(point.attributes, buffer, strip_stamps=False)
+                    values, types, _ = decoder.decode_attributes(point.attributes, strip_stamps=False)
+                    buffer.attr_keys.extend(values)
+                    buffer.attr_values.extend(values.values())
+                    buffer.attr_offsets.append(len(buffer.attr_keys))
                     c["time"].append(point.time_unix_nano)
                     c["start_time"].append(point.start_time_unix_nano or None)
                     c["resource_id"].append(resource_id)
@@ -70,7 +69,7 @@ def append_metrics(
                     c["type"].append(metric_type)
                     c["is_monotonic"].append(is_monotonic)
                     c["temporality"].append(temporality)
-                    c["attr_types"].append(attr_types and list(attr_types.items()))
+                    c["attr_types"].append(None if types is None else list(types.items()))
                     c["metric_extra"].append(metric_extra)
                     c["tenant"].append(tenant)
                     _append_values(c, metric_type, point)

@@ -1,0 +1,164 @@
+"""Store benchmark: validate_request, decode + Arrow + DuckDB append, bytes on disk per span, trace_id lookup.
+
+Run: ``python tests/benchmarks/bench_store.py [--spans N] [--batch-requests K]``. Prints a table of medians.
+Workload: pre-serialized requests of 512 realistic spans (5 services, 50 operation names, traces of ~10 spans,
+10 attributes with a mix of low- and high-cardinality values, stamped by the otel_events SDK processor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from otel_events.classify import Classifier
+from otel_events.store import IngestItem, Store, validate_request
+from otel_events.store.decoder import BatchDecoder
+from otel_events.store.dedup import SeqDedup
+from otel_events.store.registry import Registry
+
+SERVICES = ["checkout", "cart", "payment", "catalog", "frontend"]
+OPERATIONS = [f"{verb} /api/{noun}" for verb in ("GET", "POST") for noun in range(25)]
+SPANS_PER_REQUEST = 512
+
+
+def _set(kv, key: str, value: object) -> None:
+    kv.key = key
+    if isinstance(value, bool):
+        kv.value.bool_value = value
+    elif isinstance(value, int):
+        kv.value.int_value = value
+    elif isinstance(value, float):
+        kv.value.double_value = value
+    else:
+        kv.value.string_value = value
+
+
+def make_requests(total_spans: int, seed: int = 7) -> list[bytes]:
+    """Serialized ExportTraceServiceRequests of 512 spans each, one service per request."""
+    rng = random.Random(seed)
+    requests = []
+    seq = 0
+    now = 1_760_000_000_000_000_000
+    for index in range(0, total_spans, SPANS_PER_REQUEST):
+        service = SERVICES[(index // SPANS_PER_REQUEST) % len(SERVICES)]
+        request = ExportTraceServiceRequest()
+        resource_spans = request.resource_spans.add()
+        for key, value in (("service.name", service), ("host.name", f"{service}-1"), ("process.pid", 4242)):
+            _set(resource_spans.resource.attributes.add(), key, value)
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.name = "opentelemetry.instrumentation.flask"
+        scope_spans.scope.version = "0.50b0"
+        trace_id = b""
+        parent = b""
+        for position in range(min(SPANS_PER_REQUEST, total_spans - index)):
+            seq += 1
+            now += rng.randint(100_000, 2_000_000)
+            if position % 10 == 0:
+                trace_id = rng.randbytes(16)
+                parent = b""
+            span = scope_spans.spans.add()
+            span.trace_id = trace_id
+            span.span_id = rng.randbytes(8)
+            if parent:
+                span.parent_span_id = parent
+            parent = span.span_id
+            operation = rng.choice(OPERATIONS)
+            span.name = operation
+            span.kind = 2 if position % 10 == 0 else 3
+            span.start_time_unix_nano = now
+            span.end_time_unix_nano = now + int(rng.lognormvariate(15, 1))
+            error = rng.random() < 0.02
+            span.status.code = 2 if error else 0
+            for key, value in (
+                ("http.method", operation.split()[0]),
+                ("http.route", operation.split()[1]),
+                ("http.status_code", 500 if error else 200),
+                ("http.target", f"{operation.split()[1]}/{rng.randrange(10_000)}"),
+                ("net.peer.port", rng.choice((443, 8080))),
+                ("user.id", f"user-{rng.randrange(1000)}"),
+                ("otel_events.category", "critical" if error else "system"),
+                ("otel_events.rule", "status.error" if error else "default"),
+                ("otel_events.stream_id", f"{service}-stream"),
+                ("otel_events.seq", seq),
+            ):
+                _set(span.attributes.add(), key, value)
+        requests.append(request.SerializeToString())
+    return requests
+
+
+def _median_us_per_span(function, spans: int, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / spans * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=1_000_000, help="spans written for the disk figure")
+    parser.add_argument("--batch-requests", type=int, default=200, help="requests per Store.ingest call")
+    args = parser.parse_args()
+
+    sample = make_requests(50 * SPANS_PER_REQUEST, seed=1)
+    sample_spans = len(sample) * SPANS_PER_REQUEST
+    classifier = Classifier()
+    figures: list[tuple[str, str]] = []
+
+    validate_us = _median_us_per_span(lambda: [validate_request("traces", p) for p in sample], sample_spans, 5)
+    figures.append(("validate_request", f"{validate_us:.2f} µs/span"))
+
+    def decode() -> BatchDecoder:
+        decoder = BatchDecoder(Registry(), SeqDedup(), classifier)
+        for payload in sample:
+            decoder.add("traces", payload, None)
+        return decoder
+
+    figures.append(("decode to column buffers", f"{_median_us_per_span(decode, sample_spans, 5):.2f} µs/span"))
+    decoder = decode()
+    arrow_us = _median_us_per_span(lambda: decoder.spans.to_arrow(0), sample_spans, 5)
+    figures.append(("column buffers to Arrow", f"{arrow_us:.2f} µs/span"))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        payloads = make_requests(args.spans)
+        store = Store(path, classifier=classifier)
+        ingest_times = []
+        for start in range(0, len(payloads), args.batch_requests):
+            batch = [IngestItem("traces", p) for p in payloads[start : start + args.batch_requests]]
+            began = time.perf_counter()
+            store.ingest(batch)
+            ingest_times.append((time.perf_counter() - began) / (len(batch) * SPANS_PER_REQUEST))
+        figures.append(("Store.ingest end to end", f"{statistics.median(ingest_times) * 1e6:.2f} µs/span"))
+        figures.append(("  = spans/s (one core)", f"{1 / statistics.median(ingest_times):,.0f}"))
+        spans = store.connection.execute("SELECT count(*) FROM span_data").fetchone()[0]
+        store.close()
+        size = os.path.getsize(path)
+        figures.append((f"disk after CHECKPOINT ({spans:,} spans)", f"{size / spans:.1f} B/span"))
+
+        store = Store(path, classifier=classifier, read_only=True)
+        con = store.connection
+        ids = [r[0] for r in con.execute("SELECT trace_id FROM span_data USING SAMPLE 20 ROWS").fetchall()]
+        lookup_ms = []
+        for trace_id in ids:
+            began = time.perf_counter()
+            con.execute("SELECT * FROM spans WHERE trace_id = ?", [trace_id]).fetchall()
+            lookup_ms.append((time.perf_counter() - began) * 1e3)
+        figures.append(("spans WHERE trace_id = ? (median)", f"{statistics.median(lookup_ms):.1f} ms"))
+        store.close()
+
+    width = max(len(name) for name, _ in figures)
+    for name, value in figures:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
