@@ -1,7 +1,9 @@
 """Replace secrets in attribute values and log bodies with ``[scrubbed: <pattern name>]`` (SPEC §3).
 
-Built for the hot path: key decisions are memoized by key, string results by value, all value patterns run as
-one compiled alternation, and :meth:`Scrubber.scrub_attributes` allocates nothing when nothing changes.
+Built for the hot path: key decisions are memoized by key and string results by value; a value pattern's regex
+runs only when one of its trigger substrings is in the text; :meth:`Scrubber.scrub_attributes` allocates nothing
+when nothing changes. (Measured on a 300-character text: one alternation of all default patterns 56 µs, the
+trigger checks alone under 1 µs; Python's regex engine pays ~10 ns per character per alternative.)
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from otel_events.classify.scrub_patterns import (
     SECRET_GROUP,
     PatternTarget,
     ScrubPattern,
-    combine_value_patterns,
     compile_pattern,
 )
 
@@ -34,9 +35,9 @@ MAX_BODY_DEPTH = 32
 # Only integers this large can be card numbers (13+ digits); smaller numbers are never scanned.
 _CARD_NUMBER_MIN = 10**12
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-# Every default value pattern needs one of these; text without any is skipped before the big alternation.
-_DEFAULT_PRECHECK = re.compile(r"[\d=:]|eyJ|(?i:bearer)")
 _UNCHANGED = object()
+# Key memo value for keys whose values are never scrubbed (allow-list, reserved namespace).
+_ALLOWED = "allowed"
 
 
 def scrubbed(name: str) -> str:
@@ -77,18 +78,16 @@ class Scrubber:
         self._key_patterns = tuple(
             (compile_pattern(p), scrubbed(p.name)) for p in patterns if p.target is PatternTarget.KEY
         )
-        self._value_patterns = tuple(p for p in patterns if p.target is PatternTarget.VALUE)
-        self._value_compiled = tuple(compile_pattern(p) for p in self._value_patterns)
-        self._value_combined = combine_value_patterns(self._value_patterns)
-        self._value_replacements = tuple(scrubbed(p.name) for p in self._value_patterns)
-        # Extra value patterns may match anything, so the cheap pre-check only holds for the defaults alone.
-        only_defaults = not any(p.target is PatternTarget.VALUE for p in extra)
-        self._precheck = _DEFAULT_PRECHECK if only_defaults else None
-        card = next((p for p in self._value_patterns if p.name == "credit_card"), None)
+        self._value_patterns = tuple(
+            (compile_pattern(p), tuple(t.lower() for t in p.triggers), p, scrubbed(p.name))
+            for p in patterns
+            if p.target is PatternTarget.VALUE
+        )
+        card = next((p for p in patterns if p.name == "credit_card" and p.target is PatternTarget.VALUE), None)
         self._card = (compile_pattern(card), card) if card is not None else None
         self._allow_keys = frozenset(allow_keys)
         self._keep = keep
-        self._key_memo: dict[str, str | None] = {}
+        self._key_memo: dict[str, str | None] = {}  # replacement text, _ALLOWED, or None
         self._text_memo: dict[str, str | None] = {}
 
     def scrub_attributes(self, attributes: Mapping[str, object]) -> dict[str, object] | None:
@@ -104,7 +103,15 @@ class Scrubber:
             A new dict with the replacements, or None when nothing needed replacing.
         """
         result: dict[str, object] | None = None
+        key_memo = self._key_memo
+        text_memo = self._text_memo
         for key, value in attributes.items():
+            # Fast path, inlined on purpose: an ordinary key with a string value seen before is two dict lookups.
+            replacement = key_memo.get(key, _UNCHANGED)
+            if replacement is None and value.__class__ is str and text_memo.get(value, _UNCHANGED) is None:
+                continue
+            if replacement is _ALLOWED:
+                continue
             new = self._scrub_attribute(key, value)
             if new is not _UNCHANGED:
                 if result is None:
@@ -127,14 +134,20 @@ class Scrubber:
         return text if new is None else new
 
     def key_pattern(self, key: str) -> str | None:
-        """The replacement text for a sensitive key, None when the key is not sensitive (memoized)."""
+        """The replacement text for a sensitive key, None when its values are only scanned or never scrubbed."""
+        replacement = self._key_action(key)
+        return None if replacement is _ALLOWED else replacement
+
+    def _key_action(self, key: str) -> str | None:
+        """Memoized: replacement text for a sensitive key, _ALLOWED for a key never scrubbed, else None."""
         memo = self._key_memo
         try:
             return memo[key]
         except KeyError:
             pass
-        replacement = None
-        if key not in self._allow_keys and not key.startswith(RESERVED_PREFIX):
+        if key in self._allow_keys or key.startswith(RESERVED_PREFIX):
+            replacement: str | None = _ALLOWED
+        else:
             normalized = _CAMEL.sub("_", key).lower()
             replacement = next((r for regex, r in self._key_patterns if regex.search(normalized)), None)
         if len(memo) >= MEMO_LIMIT:
@@ -143,11 +156,11 @@ class Scrubber:
         return replacement
 
     def _scrub_attribute(self, key: str, value: object) -> object:
-        replacement = self.key_pattern(key)
+        replacement = self._key_action(key)
+        if replacement is _ALLOWED:
+            return _UNCHANGED
         if replacement is not None:
             new = _redact(value, replacement, 1)
-        elif key in self._allow_keys or key.startswith(RESERVED_PREFIX):
-            return _UNCHANGED
         elif isinstance(value, str):
             new = self._scan_text(value)
             new = _UNCHANGED if new is None else new
@@ -188,16 +201,15 @@ class Scrubber:
     def _scrub_mapping(self, mapping: Mapping[Any, object], depth: int) -> object:
         result: dict[Any, object] | None = None
         for key, value in mapping.items():
-            if not isinstance(key, str):
-                new = self._scrub_nested(None, value, depth + 1)
-            elif key in self._allow_keys or key.startswith(RESERVED_PREFIX):
+            replacement = self._key_action(key) if isinstance(key, str) else None
+            if replacement is _ALLOWED:
                 continue
-            elif (replacement := self.key_pattern(key)) is not None:
+            if replacement is not None:
                 new = _redact(value, replacement, depth + 1)
                 if new is not _UNCHANGED and self._keep is not None and self._keep(key, value):
                     new = _UNCHANGED
             else:
-                new = self._scrub_nested(key, value, depth + 1)
+                new = self._scrub_nested(key if isinstance(key, str) else None, value, depth + 1)
             if new is not _UNCHANGED:
                 if result is None:
                     result = dict(mapping)
@@ -240,25 +252,37 @@ class Scrubber:
         return result
 
     def _scan_text_uncached(self, text: str) -> str | None:
-        combined = self._value_combined
-        if combined is None or (self._precheck is not None and self._precheck.search(text) is None):
+        lowered = text.lower()
+        # (start, end, pattern order, replaced start, replaced end, replacement) of every accepted match.
+        found: list[tuple[int, int, int, int, int, str]] = []
+        for order, (regex, triggers, pattern, replacement) in enumerate(self._value_patterns):
+            if triggers:
+                for trigger in triggers:  # a plain loop: a generator here costs more than the checks
+                    if trigger in lowered:
+                        break
+                else:
+                    continue
+            for match in regex.finditer(text):
+                if pattern.validate is not None and not pattern.validate(match.group()):
+                    continue
+                start, end = match.span()
+                secret_start, secret_end = start, end
+                if SECRET_GROUP in regex.groupindex and match.start(SECRET_GROUP) >= 0:
+                    secret_start, secret_end = match.span(SECRET_GROUP)
+                found.append((start, -end, order, secret_start, secret_end, replacement))
+        if not found:
             return None
+        # Leftmost match first (the longest, then the earliest pattern, on ties); overlapping later ones are dropped.
+        found.sort()
         pieces: list[str] = []
-        position = 0
-        for match in combined.finditer(text):
-            index = int(match.lastgroup[2:])  # type: ignore[index]
-            pattern = self._value_patterns[index]
-            start, end = match.span()
-            if pattern.validate is not None and not pattern.validate(match.group()):
+        position = covered = 0
+        for start, negative_end, _, secret_start, secret_end, replacement in found:
+            if start < covered:
                 continue
-            own = self._value_compiled[index].match(text, start)
-            if own is not None and SECRET_GROUP in own.re.groupindex and own.start(SECRET_GROUP) >= 0:
-                start, end = own.span(SECRET_GROUP)
-            pieces.append(text[position:start])
-            pieces.append(self._value_replacements[index])
-            position = end
-        if not pieces:
-            return None
+            pieces.append(text[position:secret_start])
+            pieces.append(replacement)
+            position = secret_end
+            covered = -negative_end
         pieces.append(text[position:])
         return "".join(pieces)
 
@@ -267,6 +291,9 @@ def _redact(value: object, replacement: str, depth: int) -> object:
     """Replace every string (and bytes) inside ``value``; numbers and booleans stay."""
     if isinstance(value, (str, bytes)):
         return replacement
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        # The usual case (e.g. HTTP header attributes are lists of strings), without the general walk below.
+        return type(value)([replacement] * len(value)) if value else _UNCHANGED
     if depth > MAX_BODY_DEPTH:
         return scrubbed("depth")
     if isinstance(value, Mapping):

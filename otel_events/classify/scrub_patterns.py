@@ -28,18 +28,20 @@ class ScrubPattern:
 
     Attributes:
         name: Shown in the replacement text ``[scrubbed: <name>]``.
-        regex: Regular expression, searched in the key or the value text. Value patterns may not use
-            backreferences (they are combined into one alternation); a group named ``secret`` limits the
-            replacement to that group.
+        regex: Regular expression searched in the key or the value text. In a value pattern, a group named
+            ``secret`` limits the replacement to that group (``password=[scrubbed: password]``).
         target: Whether the pattern looks at keys or at values.
         validate: Optional check of the matched text (e.g. the Luhn checksum of a card number); a match
             it rejects is left alone.
+        triggers: Value patterns only: substrings of the lower-cased text, one of which must be present for the
+            pattern to match at all. Checking them is far cheaper than the regex; empty means always run it.
     """
 
     name: str
     regex: str
     target: PatternTarget = PatternTarget.VALUE
     validate: Callable[[str], bool] | None = None
+    triggers: tuple[str, ...] = ()
 
 
 def luhn_valid(text: str) -> bool:
@@ -76,26 +78,47 @@ DEFAULT_KEY_PATTERNS: tuple[ScrubPattern, ...] = tuple(
     )
 )
 
-# Card numbers: a known issuer prefix, 13-19 digits with optional single spaces or dashes, then Luhn.
-_CARD_ISSUER = r"(?:4\d{3}|5[1-5]\d\d|2[2-7]\d\d|3[47]\d\d|3[0689]\d\d|6(?:011|5\d\d|4[4-9]\d))"
-_CARD = rf"(?<![\d-]){_CARD_ISSUER}(?:[ -]?\d){{9,15}}(?![\d-])"
-DEFAULT_VALUE_PATTERNS: tuple[ScrubPattern, ...] = (
-    ScrubPattern("jwt", r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
-    ScrubPattern("bearer_token", r"(?i:\bbearer\s+)(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)"),
-    ScrubPattern("password", r"(?i:passw(?:or)?d|passphrase|pwd)[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"'&,;]+)"),
-    ScrubPattern("secret", r"(?i:secret|token|api[_-]?key)[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"'&,;]+)"),
-    ScrubPattern("password", r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:(?P<secret>[^/\s@]+)@"),
-    ScrubPattern("credit_card", _CARD, validate=luhn_valid),
-    ScrubPattern("ssn", r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])"),
-)
+_CARD_ISSUER = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[0689]|6(?:011|5|4[4-9])")
 
-_GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
-_NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
-_BACKREFERENCE = re.compile(r"\(\?P=|\\[1-9]|\\g<")
+
+def card_number_valid(text: str) -> bool:
+    """True for a card number: a known issuer prefix and a valid Luhn checksum."""
+    return _CARD_ISSUER.match(text) is not None and luhn_valid(text)
+
+
+def ssn_valid(text: str) -> bool:
+    """True for a US social security number that could be issued (no 000/666/9xx area, 00 group, 0000 serial)."""
+    area, group, serial = text.split("-")
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+# Both digit patterns start with a plain character class so the regex engine can skip ahead quickly (measured
+# 4-7x faster on text without matches than a leading look-behind); the look-behind after the first digit keeps
+# them from starting inside a longer number. The finer checks live in the validators.
+_CARD = r"[2-6](?<![0-9-].)(?:[ -]?[0-9]){12,18}(?![0-9-])"
+_SSN = r"[0-8](?<![0-9-].)[0-9]{2}-[0-9]{2}-[0-9]{4}(?![0-9-])"
+_DIGITS = tuple("0123456789")
+DEFAULT_VALUE_PATTERNS: tuple[ScrubPattern, ...] = (
+    ScrubPattern("jwt", r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", triggers=("eyj",)),
+    ScrubPattern("bearer_token", r"(?i:\bbearer\s+)(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)", triggers=("bearer",)),
+    ScrubPattern(
+        "password",
+        r"(?i:passw(?:or)?d|passphrase|pwd)[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"'&,;]+)",
+        triggers=("pass", "pwd"),
+    ),
+    ScrubPattern(
+        "secret",
+        r"(?i:secret|token|api[_-]?key)[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"'&,;]+)",
+        triggers=("secret", "token", "key"),
+    ),
+    ScrubPattern("password", r"://[^/\s:@]+:(?P<secret>[^/\s@]+)@", triggers=("://",)),
+    ScrubPattern("credit_card", _CARD, validate=card_number_valid, triggers=_DIGITS),
+    ScrubPattern("ssn", _SSN, validate=ssn_valid, triggers=("-",)),
+)
 
 
 def compile_pattern(pattern: ScrubPattern) -> re.Pattern[str]:
-    """Compile one pattern on its own (key patterns ignore case).
+    """Compile one pattern (key patterns ignore case).
 
     Raises:
         ConfigError: if the regex is invalid.
@@ -105,29 +128,3 @@ def compile_pattern(pattern: ScrubPattern) -> re.Pattern[str]:
         return re.compile(pattern.regex, flags)
     except re.error as exc:
         raise ConfigError(f"bad regex {pattern.regex!r} for scrub pattern '{pattern.name}': {exc}") from None
-
-
-def combine_value_patterns(patterns: tuple[ScrubPattern, ...]) -> re.Pattern[str] | None:
-    """One alternation of all value patterns: group ``_p<i>`` is the i-th pattern, so ``lastgroup`` names it.
-
-    Leading global flags become scoped flags and named groups become plain groups, so independent patterns
-    can share one regex. Returns None when there are no patterns.
-
-    Raises:
-        ConfigError: if a pattern uses backreferences or the alternation cannot be compiled.
-    """
-    if not patterns:
-        return None
-    parts = []
-    for index, pattern in enumerate(patterns):
-        if _BACKREFERENCE.search(pattern.regex):
-            raise ConfigError(f"scrub pattern '{pattern.name}' uses a backreference, which value patterns cannot")
-        body = _NAMED_GROUP.sub("(?:", pattern.regex)
-        flags = _GLOBAL_FLAGS.match(body)
-        if flags:
-            body = f"(?{flags.group(1)}:{body[flags.end() :]})"
-        parts.append(f"(?P<_p{index}>{body})")
-    try:
-        return re.compile("|".join(parts))
-    except re.error as exc:
-        raise ConfigError(f"scrub value patterns cannot be combined: {exc}") from None
