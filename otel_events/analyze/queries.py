@@ -22,6 +22,7 @@ from otel_events.errors import QueryError
 
 QUERY_NAMES = (
     "anomalies",
+    "category_mix",
     "compare",
     "completeness",
     "correlation",
@@ -29,6 +30,7 @@ QUERY_NAMES = (
     "export_logs",
     "export_metric_points",
     "export_spans",
+    "latency_over_time",
     "log_shapes",
     "metric_anomalies",
     "service_map",

@@ -31,7 +31,8 @@ def check_trace_id(trace_id: str) -> str:
     return normalised
 
 
-def _timings(source: Source, trace_ids: list[str]) -> dict[str, list[SpanTiming]]:
+def span_timings(source: Source, trace_ids: list[str]) -> dict[str, list[SpanTiming]]:
+    """Timings of every span of the given traces, by trace id."""
     rows = run_query(connection_of(source), "trace_span_timings", {"trace_ids": trace_ids})
     by_trace: dict[str, list[SpanTiming]] = defaultdict(list)
     for row in rows:
@@ -70,7 +71,7 @@ def slow_traces(
     _, params = window_params(since, until)
     params.update(limit=limit, threshold_ms=threshold_ms, min_samples=min_samples)
     rows = run_query(connection_of(source), "slow_traces", params, {"filter": filter})
-    timings = _timings(source, [str(r["trace_id"]) for r in rows]) if rows else {}
+    timings = span_timings(source, [str(r["trace_id"]) for r in rows]) if rows else {}
     for row in rows:
         path = compute_critical_path(timings.get(str(row["trace_id"]), []))
         row["critical_path"] = [step.span.name for step in path]
@@ -88,7 +89,7 @@ def critical_path(source: Source, trace_id: str) -> list[Row]:
         NotFoundError: when the store holds no span of the trace.
     """
     trace_id = check_trace_id(trace_id)
-    spans = _timings(source, [trace_id]).get(trace_id)
+    spans = span_timings(source, [trace_id]).get(trace_id)
     if not spans:
         raise NotFoundError(f"no spans with trace id {trace_id} in the store")
     return [

@@ -43,6 +43,7 @@ MS = 1_000_000
 _EPOCH = datetime(1970, 1, 1)
 
 SLOW = {"medium": (30, 700), "high": (90, 1500), "critical": (150, 6000)}  # tier -> (minute, duration ms)
+SLOW_TRACE_IDS = {tier: f"0001{MINUTES + i + 1:028x}" for i, tier in enumerate(SLOW)}
 SEARCH_SLOW_INDEX = 17
 ERROR_BUCKET = 24
 LATENCY_BUCKET = 36
@@ -238,7 +239,7 @@ def build_dataset() -> Dataset:
                span_id=f"{minute + 1:016x}")  # fmt: skip
         ds.gauge("inventory", ts(minute, 45_000), 100.0 if minute // 5 == METRIC_BUCKET else 10.0)
     for tier, (minute, duration) in SLOW.items():
-        SLOW_TRACE_IDS[tier] = _checkout_trace(ds, index, minute + 0.5, duration, False)
+        assert _checkout_trace(ds, index, minute + 0.5, duration, False) == SLOW_TRACE_IDS[tier]
         index += 1
     for i in range(30):
         tid = trace_id_for(3, i)
@@ -253,7 +254,6 @@ def build_dataset() -> Dataset:
     return ds
 
 
-SLOW_TRACE_IDS: dict[str, str] = {}
 CORRELATED_TRACES = [trace_id_for(4, i) for i in range(3)]
 LINKED_TRACE = trace_id_for(5, 0)
 
