@@ -1,0 +1,135 @@
+"""``otel-events sql "SELECT ..." --db PATH [--format table|json|csv]``: plain SQL against a store file."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import datetime as dt
+import decimal
+import json
+import sys
+import uuid
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import TextIO
+
+import duckdb
+
+from otel_events.errors import StoreError
+from otel_events.store.store import open_database
+
+DEFAULT_DB = "otel_events.duckdb"
+
+
+class SqlFormat(StrEnum):
+    """Output formats of the sql command."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``sql`` sub-command."""
+    parser = subparsers.add_parser(
+        "sql",
+        help="run a SQL query against a store file",
+        description="Run one SQL statement against a DuckDB store opened read-only (views: spans, logs, "
+        "metric_points, traces). The file must not be held by a running receiver.",
+    )
+    parser.add_argument("query", help='the SQL, e.g. "SELECT name, count(*) FROM spans GROUP BY ALL"')
+    parser.add_argument("--db", default=DEFAULT_DB, help=f"the DuckDB file (default ./{DEFAULT_DB})")
+    parser.add_argument("--format", choices=[f.value for f in SqlFormat], default=SqlFormat.TABLE.value)
+    parser.set_defaults(func=run_sql_command)
+
+
+def run_sql_command(args: argparse.Namespace) -> int:
+    """Handler of ``otel-events sql``; returns the exit code."""
+    columns, rows = run_query(args.db, args.query)
+    write_rows(sys.stdout, columns, rows, SqlFormat(args.format))
+    return 0
+
+
+def run_query(path: str, query: str) -> tuple[list[str], list[tuple]]:
+    """Run ``query`` on the store at ``path`` opened read-only; returns column names and rows.
+
+    Raises:
+        StoreError: the file is missing, locked by a running receiver, or the SQL fails.
+    """
+    con = open_database(path, read_only=True)
+    try:
+        cursor = con.execute(query)
+        if cursor.description is None:
+            return [], []
+        return [d[0] for d in cursor.description], cursor.fetchall()
+    except duckdb.Error as exc:
+        raise StoreError(f"SQL error: {exc}") from exc
+    finally:
+        con.close()
+
+
+def write_rows(out: TextIO, columns: Sequence[str], rows: Sequence[tuple], output_format: SqlFormat) -> None:
+    """Write rows as an aligned table, a JSON array of objects, or CSV with a header."""
+    if output_format is SqlFormat.JSON:
+        json.dump([dict(zip(columns, row, strict=True)) for row in rows], out, default=_json_value, indent=2)
+        out.write("\n")
+    elif output_format is SqlFormat.CSV:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_text(value) for value in row] for row in rows])
+    else:
+        _write_table(out, columns, rows)
+
+
+_MAX_CELL = 60
+
+
+def _write_table(out: TextIO, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [len(name) for name in columns]
+    for row in cells:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    numeric = [
+        all(isinstance(row[i], int | float | decimal.Decimal) for row in rows if row[i] is not None) and rows
+        for i in range(len(columns))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out.write(line(columns) + "\n")
+    out.write("  ".join("-" * width for width in widths) + "\n")
+    for row in cells:
+        out.write(line(row) + "\n")
+    out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+def _cell(value: object) -> str:
+    text = "NULL" if value is None else _text(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=_json_value, ensure_ascii=False)
+    return str(_json_value(value))
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, decimal.Decimal | uuid.UUID | dt.timedelta):
+        return str(value)
+    return value
