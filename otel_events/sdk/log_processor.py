@@ -54,9 +54,7 @@ class EventLogProcessor(LogRecordProcessor):
         self._next = next_processor
         self._correlation_key = validate_correlation_key(correlation_key)
         self._scrubber = scrubber if scrubber is not None else Scrubber()
-        memo = CleanPairMemo(self._scrubber)
-        self._scrub = memo.scrub_attributes
-        self._clean_pairs = memo.clean_pairs
+        self._scrub = CleanPairMemo(self._scrubber).scrub_attributes
         self._scrub_body = self._scrubber.scrub_body
         self._clean_bodies: set[object] = set()
         self.guard = HookGuard(type(self).__name__)
@@ -138,21 +136,12 @@ class EventLogProcessor(LogRecordProcessor):
             self.guard.failed("classify")
             category = None
         try:
-            if storage and not self._clean_pairs.issuperset(storage.items()):
+            if storage:
                 scrubbed = self._scrub(storage)
                 if scrubbed is not None:
                     storage.update(scrubbed)
-            body = record.body
-            if body is not None and body not in self._clean_bodies:
-                new_body = self._scrub_body(body)
-                if new_body is body:
-                    if len(self._clean_bodies) >= MEMO_LIMIT:
-                        self._clean_bodies.clear()
-                    self._clean_bodies.add(body)
-                else:
-                    record.body = new_body
-        except TypeError:  # an unhashable body (dict or list): scrubbed without the memo
-            record.body = self._scrub_body(record.body)
+            if record.body is not None:
+                record.body = self._scrubbed_body(record.body)
         except Exception:
             self.guard.failed("scrub")
         # One bulk write of the stamps (skips BoundedAttributes' per-key lock and value cleaning; our values
@@ -164,3 +153,17 @@ class EventLogProcessor(LogRecordProcessor):
             storage[ATTR_RULE] = rule
             if correlation_id:
                 storage[ATTR_CORRELATION_ID] = str(correlation_id)
+
+    def _scrubbed_body(self, body: object) -> object:
+        clean = self._clean_bodies
+        try:
+            if body in clean:
+                return body
+        except TypeError:  # a structured body (dict or list): no memo
+            return self._scrub_body(body)
+        new_body = self._scrub_body(body)
+        if new_body is body:
+            if len(clean) >= MEMO_LIMIT:
+                clean.clear()
+            clean.add(body)
+        return new_body

@@ -34,11 +34,23 @@ class CleanPairMemo:
         try:
             if clean.issuperset(attributes.items()):
                 return None
-        except TypeError:  # an unhashable value (a list): no memo for this item
-            return self.scrubber.scrub_attributes(attributes)
+        except TypeError:  # an unhashable value (a map, in log attributes): no memo for this item
+            return self._scrub_structured(attributes)
         result = self.scrubber.scrub_attributes(attributes)
         if result is None:
             if len(clean) >= MEMO_LIMIT:
                 clean.clear()
             clean.update(attributes.items())
+        return result
+
+    def _scrub_structured(self, attributes: Mapping[str, object]) -> dict[str, object] | None:
+        # Scrubber.scrub_attributes leaves map values alone; scrub them like a structured log body, whose
+        # nested keys are checked like attribute keys.
+        result = self.scrubber.scrub_attributes(attributes)
+        for key, value in attributes.items():
+            if isinstance(value, Mapping):
+                new_value = self.scrubber.scrub_body(value)
+                if new_value is not value:
+                    result = result if result is not None else dict(attributes)
+                    result[key] = new_value
         return result

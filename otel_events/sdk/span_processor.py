@@ -187,7 +187,11 @@ class EventSpanProcessor(SpanProcessor):
             self.guard.failed("classify")
             category = None
         try:
-            if not self._clean_pairs.issuperset(attributes.items()):
+            try:
+                known_clean = self._clean_pairs.issuperset(attributes.items())
+            except TypeError:  # an unhashable value: let the memo's slow path handle it
+                known_clean = False
+            if not known_clean:
                 scrubbed = self._scrub(attributes)
                 if scrubbed is not None:
                     attributes.update(scrubbed)

@@ -165,3 +165,12 @@ def test_rejects_bad_arguments() -> None:
         EventLogProcessor(object())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="correlation key"):
         EventLogProcessor(SimpleLogRecordProcessor(InMemoryLogRecordExporter()), correlation_key="a b")
+
+
+def test_scrubs_structured_attribute_values() -> None:
+    pipe = build()
+    pipe.logger.emit(event_name="x", attributes={"request": {"password": "hunter2", "path": "/"}, "n": 1})
+    record = pipe.only_record()
+    assert record.attributes["request"]["password"].startswith("[scrubbed: ")
+    assert record.attributes["request"]["path"] == "/"
+    assert pipe.processor.guard.errors == 0
