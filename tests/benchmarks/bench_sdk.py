@@ -1,22 +1,30 @@
 """Per-span and per-log cost of the SDK processors, side by side with the bare SDK.
 
-Run: ``python tests/benchmarks/bench_sdk.py [--items 20000] [--repetitions 7]``
+Run: ``python tests/benchmarks/bench_sdk.py [--items 3000] [--repetitions 31]``
 
-Each repetition times every variant once, in turn, in thread CPU time, so load from other processes on the
-machine hardly moves the figures. The table shows the median over repetitions and the ratio to the bare SDK
-path (a provider with one no-op processor: the dispatch any exporting set-up pays anyway) and to a provider
-with no processor at all.
-Target (issue 2): EventSpanProcessor ≤ 1.10 x the bare per-span cost.
+How it measures, so that one number can be trusted on a machine shared with other work:
+
+- Every variant is a real provider; the bare SDK path is a provider with one no-op processor, and the
+  processors under test wrap the same no-op processor, so both pay the same dispatch and downstream cost.
+- Each repetition runs every variant once, in a shuffled order (fixed seed), in thread CPU time: load from
+  other processes hardly moves CPU time, and drift within a repetition hits all variants alike.
+- The ratio is computed per repetition (variant / bare SDK path of the same repetition) and the table
+  shows the median of those paired ratios with their interquartile range, plus the median added µs.
+
+Target (issue 2): EventSpanProcessor ≤ 1.10 x the bare SDK path per span.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import random
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from opentelemetry import baggage, context
 from opentelemetry import metrics as metrics_api
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
@@ -29,6 +37,8 @@ from otel_events.sdk.metrics import ClassificationCounts
 
 SPAN_NAMES = ("checkout", "cache.lookup", "health_check", "user.login")
 ATTRIBUTES = {"http.route": "/cart", "http.status_code": 200}
+BARE = "no-op processor (bare SDK path)"
+SEED = 2
 
 
 class NoOpSpanProcessor(SpanProcessor):
@@ -55,9 +65,10 @@ def _meter_provider() -> MeterProvider:
     return MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)
 
 
-def span_workload(processor: SpanProcessor | None, items: int, current: bool) -> Callable[[], float]:
-    """``current``: ``with tracer.start_as_current_span(...)`` (how apps and ``traced_event`` trace);
-    otherwise the minimal ``tracer.start_span(...).end()``."""
+def span_workload(processor: SpanProcessor | None, items: int, style: str) -> Callable[[], float]:
+    """Time ``items`` spans; ``style`` is ``current`` (``with start_as_current_span``, how apps and
+    ``traced_event`` trace), ``minimal`` (``start_span().end()``) or ``baggage`` (``current`` under a
+    correlation id in the W3C baggage)."""
     provider = TracerProvider(shutdown_on_exit=False, meter_provider=metrics_api.NoOpMeterProvider())
     if processor is not None:
         provider.add_span_processor(processor)
@@ -77,7 +88,14 @@ def span_workload(processor: SpanProcessor | None, items: int, current: bool) ->
             tracer.start_span(name, attributes=ATTRIBUTES).end()
         return (time.thread_time_ns() - start) / items / 1000
 
-    return run_current if current else run_minimal
+    def run_baggage() -> float:
+        token = context.attach(baggage.set_baggage("correlation.id", "order-1234"))
+        try:
+            return run_current()
+        finally:
+            context.detach(token)
+
+    return {"current": run_current, "minimal": run_minimal, "baggage": run_baggage}[style]
 
 
 def log_workload(processor: LogRecordProcessor | None, items: int) -> Callable[[], float]:
@@ -118,80 +136,108 @@ def counting_workload(kind: str, items: int) -> Callable[[], float]:
     return run
 
 
-def measure(variants: dict[str, Callable[[], float]], repetitions: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class Row:
+    """One variant's figures: median µs per item and, against the bare path, paired ratios and added µs."""
+
+    name: str
+    micros: float
+    ratio: float | None = None
+    ratio_low: float | None = None
+    ratio_high: float | None = None
+    added: float | None = None
+
+
+def measure(variants: dict[str, Callable[[], float]], repetitions: int, bare: str | None) -> list[Row]:
+    """Run every variant once per repetition in a shuffled order; pair each sample with the bare sample."""
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for run in variants.values():
         run()  # warm up memos, caches and the allocator
+    order = list(variants)
+    rng = random.Random(SEED)
     for _ in range(repetitions):
-        for name, run in variants.items():
+        rng.shuffle(order)
+        for name in order:
             gc.collect()
-            samples[name].append(run())
-    return {name: statistics.median(values) for name, values in samples.items()}
+            samples[name].append(variants[name]())
+    rows = []
+    for name, values in samples.items():
+        if bare is None:
+            rows.append(Row(name, statistics.median(values)))
+            continue
+        ratios = [value / base for value, base in zip(values, samples[bare], strict=True)]
+        low, _, high = statistics.quantiles(ratios, n=4)
+        added = statistics.median(value - base for value, base in zip(values, samples[bare], strict=True))
+        rows.append(Row(name, statistics.median(values), statistics.median(ratios), low, high, added))
+    return rows
 
 
-def print_table(title: str, medians: dict[str, float], bare: str | None, none: str | None) -> None:
+def print_table(title: str, rows: list[Row]) -> None:
     print(f"\n{title}")
-    header = f"{'variant':<44} {'µs/item':>9}"
-    header += f" {'x bare':>8}" if bare else ""
-    header += f" {'x none':>8}" if none else ""
+    paired = rows[0].ratio is not None
+    header = f"{'variant':<44} {'µs/item':>8}"
+    if paired:
+        header += f" {'added µs':>9} {'x bare':>7} {'IQR of x bare':>15}"
     print(header)
     print("-" * len(header))
-    for name, value in medians.items():
-        line = f"{name:<44} {value:>9.2f}"
-        if bare:
-            line += f" {value / medians[bare]:>8.3f}"
-        if none:
-            line += f" {value / medians[none]:>8.3f}"
+    for row in rows:
+        line = f"{row.name:<44} {row.micros:>8.2f}"
+        if paired:
+            line += f" {row.added:>9.2f} {row.ratio:>7.3f} {row.ratio_low:>7.3f}-{row.ratio_high:.3f}"
         print(line)
+
+
+def span_variants(items: int, style: str) -> dict[str, Callable[[], float]]:
+    def event_processor(private: bool) -> EventSpanProcessor:
+        return EventSpanProcessor(NoOpSpanProcessor(), meter_provider=_meter_provider(), use_private_hook=private)
+
+    return {
+        "no processor": span_workload(None, items, style),
+        BARE: span_workload(NoOpSpanProcessor(), items, style),
+        "EventSpanProcessor (private hook)": span_workload(event_processor(True), items, style),
+        "EventSpanProcessor (public-API fallback)": span_workload(event_processor(False), items, style),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=3_000, help="items per variant per repetition")
-    parser.add_argument("--repetitions", type=int, default=25)
+    parser.add_argument("--repetitions", type=int, default=31)
     args = parser.parse_args()
     items, reps = args.items, args.repetitions
 
-    span_variants: dict[str, dict[str, Callable[[], float]]] = {}
-    for current, label in ((True, "with start_as_current_span"), (False, "start_span().end()")):
-        span_variants[label] = {
-            "no processor": span_workload(None, items, current),
-            "no-op processor (bare SDK path)": span_workload(NoOpSpanProcessor(), items, current),
-            "EventSpanProcessor (private hook)": span_workload(
-                EventSpanProcessor(NoOpSpanProcessor(), meter_provider=_meter_provider(), use_private_hook=True),
-                items,
-                current,
-            ),
-            "EventSpanProcessor (public-API fallback)": span_workload(
-                EventSpanProcessor(NoOpSpanProcessor(), meter_provider=_meter_provider(), use_private_hook=False),
-                items,
-                current,
-            ),
-        }
+    print(
+        f"{items} items per variant per repetition, {reps} repetitions in shuffled order, thread CPU time; "
+        f"spans and records carry 2 attributes, names rotate over {len(SPAN_NAMES)}"
+    )
+    ratios = {}
+    for style, label in (
+        ("current", "with start_as_current_span"),
+        ("minimal", "start_span().end()"),
+        ("baggage", "with start_as_current_span under a baggage correlation id"),
+    ):
+        rows = measure(span_variants(items, style), reps, BARE)
+        print_table(f"Spans ({label})", rows)
+        ratios[label] = next(row for row in rows if row.name == "EventSpanProcessor (private hook)")
     log_variants = {
         "no processor": log_workload(None, items),
-        "no-op processor (bare SDK path)": log_workload(NoOpLogProcessor(), items),
+        BARE: log_workload(NoOpLogProcessor(), items),
         "EventLogProcessor": log_workload(
             EventLogProcessor(NoOpLogProcessor(), meter_provider=_meter_provider()), items
         ),
     }
+    logs = measure(log_variants, reps, BARE)
+    print_table("Log records", logs)
     count_variants = {
         "local table (used)": counting_workload("local table (used)", items),
         "Counter.add with attributes": counting_workload("Counter.add", items),
     }
-    print(f"{items} items per variant, median of {reps} repetitions; spans carry 2 attributes, names rotate over 4")
-    ratios = {}
-    for label, variants in span_variants.items():
-        spans = measure(variants, reps)
-        print_table(f"Spans ({label})", spans, "no-op processor (bare SDK path)", "no processor")
-        ratios[label] = spans["EventSpanProcessor (private hook)"] / spans["no-op processor (bare SDK path)"]
-    logs = measure(log_variants, reps)
-    print_table("Log records", logs, "no-op processor (bare SDK path)", "no processor")
-    counting = measure(count_variants, reps)
-    print_table("Counting one decision for the classification metric", counting, None, None)
+    print_table("Counting one decision for the classification metric", measure(count_variants, reps, None))
     print()
-    for label, ratio in ratios.items():
-        print(f"EventSpanProcessor per-span ratio over the bare SDK path ({label}): {ratio:.3f} (target <= 1.10)")
+    for label, row in ratios.items():
+        print(f"EventSpanProcessor per span over the bare SDK path ({label}): {row.ratio:.3f} (target <= 1.10)")
+    log_row = next(row for row in logs if row.name == "EventLogProcessor")
+    print(f"EventLogProcessor per record over the bare SDK path: {log_row.ratio:.3f}")
 
 
 if __name__ == "__main__":
