@@ -7,6 +7,7 @@ PLAIN (a string value: into the map, no type code), TYPED (into the map with a t
 
 from __future__ import annotations
 
+import json
 import struct
 
 from otel_events.store.anyvalue import BOOL, DOUBLE, INT, decode_key_value
@@ -22,12 +23,27 @@ MEMO_LIMIT = 200_000
 
 _DOUBLE = struct.Struct("<d")
 
+# Distinct sets of type codes are few (an item's non-string keys repeat from item to item); bounded all the same.
+_TYPE_TEXT_LIMIT = 10_000
+
 
 class AttributeMemo:
-    """Raw ``KeyValue`` bytes -> decoded entry."""
+    """Raw ``KeyValue`` bytes -> decoded entry, and type-code maps -> their ``attr_types`` text."""
 
     def __init__(self) -> None:
         self.entries: dict[bytes, tuple] = {}
+        self.type_texts: dict[tuple, str] = {}
+
+    def types_text(self, types: dict[str, str]) -> str:
+        """The ``attr_types`` column value of an item: its key -> type code map as JSON object text."""
+        key = tuple(types.items())
+        text = self.type_texts.get(key)
+        if text is None:
+            text = json.dumps(types, ensure_ascii=False, separators=(",", ":"))
+            if len(self.type_texts) >= _TYPE_TEXT_LIMIT:
+                self.type_texts.clear()
+            self.type_texts[key] = text
+        return text
 
     def decode(self, raw: bytes) -> tuple:
         """Decode a ``KeyValue`` missing from the memo and remember it."""

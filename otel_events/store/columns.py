@@ -38,7 +38,10 @@ SPAN_COLUMNS: dict[str, pa.DataType] = {
     "status_message": pa.string(),
     "resource_id": pa.uint32(),
     "scope_id": pa.uint32(),
-    "attr_types": STRING_MAP,
+    "service_name": pa.string(),
+    "scope_name": pa.string(),
+    "scope_version": pa.string(),
+    "attr_types": pa.string(),
     "dropped_attributes_count": pa.uint32(),
     "events": pa.list_(_EVENT),
     "events_extra": pa.list_(_EVENT_EXTRA),
@@ -68,7 +71,9 @@ LOG_COLUMNS: dict[str, pa.DataType] = {
     "event_name": pa.string(),
     "resource_id": pa.uint32(),
     "scope_id": pa.uint32(),
-    "attr_types": STRING_MAP,
+    "service_name": pa.string(),
+    "scope_name": pa.string(),
+    "attr_types": pa.string(),
     "dropped_attributes_count": pa.uint32(),
     "category": pa.string(),
     "rule": pa.string(),
@@ -84,6 +89,7 @@ METRIC_COLUMNS: dict[str, pa.DataType] = {
     "start_time": TIMESTAMP,
     "resource_id": pa.uint32(),
     "scope_id": pa.uint32(),
+    "service_name": pa.string(),
     "name": pa.string(),
     "description": pa.string(),
     "unit": pa.string(),
@@ -98,7 +104,7 @@ METRIC_COLUMNS: dict[str, pa.DataType] = {
     "quantiles": pa.list_(_QUANTILE),
     "is_monotonic": pa.bool_(),
     "temporality": pa.string(),
-    "attr_types": STRING_MAP,
+    "attr_types": pa.string(),
     "point_extra": pa.binary(),
     "metric_extra": pa.binary(),
     "tenant": pa.string(),
@@ -112,9 +118,10 @@ class ColumnBuffer:
     are appended with two ``extend`` calls instead of building a list of pairs.
     """
 
-    def __init__(self, table: str, types: dict[str, pa.DataType]) -> None:
+    def __init__(self, table: str, types: dict[str, pa.DataType], *, batched: bool = False) -> None:
         self.table = table
         self.types = types
+        self.batched = batched
         self.columns: dict[str, list] = {name: [] for name in types}
         self.attr_offsets: list[int] = [0]
         self.attr_keys: list[str] = []
@@ -132,8 +139,8 @@ class ColumnBuffer:
         del self.attr_keys[end:]
         del self.attr_values[end:]
 
-    def to_arrow(self, received_at_ns: int) -> pa.Table:
-        """Build the Arrow table of all rows, stamping ``received_at``."""
+    def to_arrow(self, received_at_ns: int, ingest_batch: int = 0) -> pa.Table:
+        """Build the Arrow table of all rows, stamping ``received_at`` (and ``ingest_batch`` for a batched table)."""
         arrays = [pa.array(values, type=self.types[name]) for name, values in self.columns.items()]
         names = list(self.columns)
         arrays.append(
@@ -146,17 +153,20 @@ class ColumnBuffer:
         names.append("attributes")
         arrays.append(pa.array([received_at_ns] * len(self), TIMESTAMP))
         names.append("received_at")
+        if self.batched:
+            arrays.append(pa.array([ingest_batch] * len(self), pa.int64()))
+            names.append("ingest_batch")
         return pa.Table.from_arrays(arrays, names=names)
 
 
 def span_buffer() -> ColumnBuffer:
     """An empty buffer for ``span_data``."""
-    return ColumnBuffer("span_data", SPAN_COLUMNS)
+    return ColumnBuffer("span_data", SPAN_COLUMNS, batched=True)
 
 
 def log_buffer() -> ColumnBuffer:
     """An empty buffer for ``log_data``."""
-    return ColumnBuffer("log_data", LOG_COLUMNS)
+    return ColumnBuffer("log_data", LOG_COLUMNS, batched=True)
 
 
 def metric_buffer() -> ColumnBuffer:
@@ -164,10 +174,15 @@ def metric_buffer() -> ColumnBuffer:
     return ColumnBuffer("metric_point_data", METRIC_COLUMNS)
 
 
-def insert_arrow(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
-    """Append an Arrow table to a base table in one statement, matching columns by name."""
+def insert_arrow(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, *, then: str | None = None) -> None:
+    """Append an Arrow table to a base table in one statement, matching columns by name.
+
+    ``then``: a further statement reading the same Arrow table, named ``{batch}`` in its text.
+    """
     con.register("_otel_events_batch", data)
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _otel_events_batch")
+        if then is not None:
+            con.execute(then.format(batch="_otel_events_batch"))
     finally:
         con.unregister("_otel_events_batch")

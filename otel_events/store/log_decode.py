@@ -22,8 +22,10 @@ def append_logs(decoder: BatchDecoder, request, tenant: str | None) -> None:
     registry = decoder.registry
     for resource_logs in request.resource_logs:
         resource_id = registry.resource_id(resource_logs.resource.SerializeToString(), resource_logs.schema_url)
+        service_name = registry.service_name(resource_id)
         for scope_logs in resource_logs.scope_logs:
             scope_id = registry.scope_id(scope_logs.scope.SerializeToString(), scope_logs.schema_url)
+            scope_name = registry.scope_names(scope_id)[0]
             for record in scope_logs.log_records:
                 values, types, stamps = decoder.decode_attributes(record.attributes)
                 if stamps is not None and not decoder.claim(stamps):
@@ -40,7 +42,7 @@ def append_logs(decoder: BatchDecoder, request, tenant: str | None) -> None:
                 buffer.attr_keys.extend(values)
                 buffer.attr_values.extend(values.values())
                 buffer.attr_offsets.append(len(buffer.attr_keys))
-                c["attr_types"].append(None if types is None else list(types.items()))
+                c["attr_types"].append(None if types is None else decoder.memo.types_text(types))
                 c["time"].append(record.time_unix_nano)
                 c["observed_time"].append(record.observed_time_unix_nano)
                 c["trace_id"].append(record.trace_id.hex() or None)
@@ -53,5 +55,7 @@ def append_logs(decoder: BatchDecoder, request, tenant: str | None) -> None:
                 c["event_name"].append(event_name)
                 c["resource_id"].append(resource_id)
                 c["scope_id"].append(scope_id)
+                c["service_name"].append(service_name)
+                c["scope_name"].append(scope_name)
                 c["dropped_attributes_count"].append(record.dropped_attributes_count)
                 c["tenant"].append(tenant)

@@ -37,6 +37,7 @@ def append_metrics(decoder: BatchDecoder, request, tenant: str | None) -> None:
     c = buffer.columns
     for resource_metrics in request.resource_metrics:
         resource_id = registry.resource_id(resource_metrics.resource.SerializeToString(), resource_metrics.schema_url)
+        service_name = registry.service_name(resource_id)
         for scope_metrics in resource_metrics.scope_metrics:
             scope_id = registry.scope_id(scope_metrics.scope.SerializeToString(), scope_metrics.schema_url)
             for metric in scope_metrics.metrics:
@@ -63,13 +64,14 @@ def append_metrics(decoder: BatchDecoder, request, tenant: str | None) -> None:
                     c["start_time"].append(point.start_time_unix_nano or None)
                     c["resource_id"].append(resource_id)
                     c["scope_id"].append(scope_id)
+                    c["service_name"].append(service_name)
                     c["name"].append(metric.name)
                     c["description"].append(metric.description or None)
                     c["unit"].append(metric.unit or None)
                     c["type"].append(metric_type)
                     c["is_monotonic"].append(is_monotonic)
                     c["temporality"].append(temporality)
-                    c["attr_types"].append(None if types is None else list(types.items()))
+                    c["attr_types"].append(None if types is None else decoder.memo.types_text(types))
                     c["metric_extra"].append(metric_extra)
                     c["tenant"].append(tenant)
                     _append_values(c, metric_type, point)

@@ -45,6 +45,10 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
     add_status_message = c["status_message"].append
     add_resource = c["resource_id"].append
     add_scope = c["scope_id"].append
+    add_service = c["service_name"].append
+    add_scope_name = c["scope_name"].append
+    add_scope_version = c["scope_version"].append
+    types_text = decoder.memo.types_text
     add_types = c["attr_types"].append
     add_dropped = c["dropped_attributes_count"].append
     add_events = c["events"].append
@@ -62,8 +66,10 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
     add_correlation = c["correlation_id"].append
     for resource_spans in request.resource_spans:
         resource_id = registry.resource_id(resource_spans.resource.SerializeToString(), resource_spans.schema_url)
+        service_name = registry.service_name(resource_id)
         for scope_spans in resource_spans.scope_spans:
             scope_id = registry.scope_id(scope_spans.scope.SerializeToString(), scope_spans.schema_url)
+            scope_name, scope_version = registry.scope_names(scope_id)
             for span in scope_spans.spans:
                 values, types, stamps = decode_attributes(span.attributes)
                 if stamps is not None and not claim(stamps):
@@ -97,7 +103,7 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
                 attr_keys.extend(values)
                 attr_values.extend(values.values())
                 attr_offsets.append(len(attr_keys))
-                add_types(None if types is None else list(types.items()))
+                add_types(None if types is None else types_text(types))
                 add_trace_id(span.trace_id.hex())
                 add_span_id(span.span_id.hex())
                 add_parent(span.parent_span_id.hex() or None)
@@ -112,6 +118,9 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
                 add_status_message(status.message or None)
                 add_resource(resource_id)
                 add_scope(scope_id)
+                add_service(service_name)
+                add_scope_name(scope_name)
+                add_scope_version(scope_version)
                 add_dropped(span.dropped_attributes_count)
                 add_events(events)
                 add_events_extra(events_extra)

@@ -22,6 +22,19 @@ from otel_events.store.schema import check_version, migrate
 
 SIGNALS = ("traces", "logs", "metrics")
 
+# The number of the next ingest transaction (column ingest_batch, schema v3).
+_NEXT_BATCH_SQL = """
+SELECT coalesce(max(b) + 1, 0) FROM (
+    SELECT max(ingest_batch) AS b FROM span_data UNION ALL SELECT max(ingest_batch) FROM log_data
+)
+"""
+# Run on the just-inserted batch (see insert_arrow): which traces it holds (sql/migrations/003_lean_rows.sql).
+_TRACE_BATCHES_SQL = """
+INSERT INTO trace_batches
+SELECT DISTINCT CAST('0x' || substr(trace_id, 1, 16) AS UBIGINT), ingest_batch FROM {batch}
+WHERE trace_id IS NOT NULL
+"""
+
 
 @dataclass(frozen=True)
 class IngestItem:
@@ -100,9 +113,11 @@ class Store:
         self._classifier = classifier
         self._registry = Registry()
         self._dedup = SeqDedup()
+        self._next_batch = 0
         if not read_only:
             self._registry.load(self._con)
             self._dedup.load(self._con)
+            self._next_batch = self._con.execute(_NEXT_BATCH_SQL).fetchone()[0]
         self._decoder: BatchDecoder | None = None
 
     @property
@@ -213,10 +228,7 @@ class Store:
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
-            self._registry.write_pending(con)
-            for buffer in (decoder.spans, decoder.logs, decoder.metrics):
-                if len(buffer):
-                    insert_arrow(con, buffer.table, buffer.to_arrow(received_at))
+            self._append_rows(decoder, received_at)
             if dead:
                 insert_arrow(con, "dead_letters", _dead_letter_table(dead, received_at))
             if wal_position is not None:
@@ -229,6 +241,16 @@ class Store:
             raise
         self._registry.commit()
         self._dedup.commit()
+        self._next_batch += 1
+
+    def _append_rows(self, decoder: BatchDecoder, received_at: int) -> None:
+        """Insert the decoded rows and their trace_batches entries (inside the caller's transaction)."""
+        con = self._con
+        self._registry.write_pending(con)
+        for buffer in (decoder.spans, decoder.logs, decoder.metrics):
+            if len(buffer):
+                data = buffer.to_arrow(received_at, self._next_batch)
+                insert_arrow(con, buffer.table, data, then=_TRACE_BATCHES_SQL if buffer.batched else None)
 
     def _isolate_unstorable(
         self, decoder: BatchDecoder, good: list[IngestItem], dead: list[_DeadLetter], received_at: int
@@ -243,10 +265,7 @@ class Store:
                 decoder.add(item.signal, item.payload, item.tenant)
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    self._registry.write_pending(con)
-                    for buffer in (decoder.spans, decoder.logs, decoder.metrics):
-                        if len(buffer):
-                            insert_arrow(con, buffer.table, buffer.to_arrow(received_at))
+                    self._append_rows(decoder, received_at)
                 finally:
                     con.execute("ROLLBACK")
             except Exception as exc:

@@ -7,6 +7,7 @@ and rebuilt equals the original up to the order of items (SPEC §5).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 
 import duckdb
@@ -27,7 +28,7 @@ from otel_events.store.stamps import ATTR_CATEGORY, ATTR_CORRELATION_ID, ATTR_RU
 # (alias-free: trace_id, name, start_time, category, tenant, ...) and service_name / scope_name.
 _SPANS_SQL = """
 SELECT * FROM (
-    SELECT s.*, r.service_name, sc.name AS scope_name, r.proto AS resource_proto, r.schema_url AS resource_url,
+    SELECT s.*, r.proto AS resource_proto, r.schema_url AS resource_url,
            sc.proto AS scope_proto, sc.schema_url AS scope_url,
            epoch_ns(s.start_time) AS start_ns, epoch_ns(s.end_time) AS end_ns,
            list_transform(s.events, lambda e: epoch_ns(e."time")) AS event_ns
@@ -36,7 +37,7 @@ SELECT * FROM (
 """
 _LOGS_SQL = """
 SELECT * FROM (
-    SELECT l.*, r.service_name, sc.name AS scope_name, r.proto AS resource_proto, r.schema_url AS resource_url,
+    SELECT l.*, r.proto AS resource_proto, r.schema_url AS resource_url,
            sc.proto AS scope_proto, sc.schema_url AS scope_url,
            epoch_ns(l."time") AS time_ns, epoch_ns(l.observed_time) AS observed_ns
     FROM log_data AS l JOIN resources AS r USING (resource_id) JOIN scopes AS sc USING (scope_id)
@@ -44,7 +45,7 @@ SELECT * FROM (
 """
 _METRICS_SQL = """
 SELECT * FROM (
-    SELECT m.*, r.service_name, sc.name AS scope_name, r.proto AS resource_proto, r.schema_url AS resource_url,
+    SELECT m.*, sc.name AS scope_name, r.proto AS resource_proto, r.schema_url AS resource_url,
            sc.proto AS scope_proto, sc.schema_url AS scope_url,
            epoch_ns(m."time") AS time_ns, epoch_ns(m.start_time) AS start_ns
     FROM metric_point_data AS m JOIN resources AS r USING (resource_id) JOIN scopes AS sc USING (scope_id)
@@ -137,7 +138,10 @@ def _scope_container(request, groups: dict, row: Mapping):
     return scope_container
 
 
-def _fill_attributes(target, values: Mapping[str, str | None] | None, types: Mapping[str, str] | None) -> None:
+def _fill_attributes(target, values: Mapping[str, str | None] | None, types: Mapping[str, str] | str | None) -> None:
+    """Add ``values`` as KeyValues; ``types`` is an ``attr_types`` column (JSON object text) or an extra's map."""
+    if isinstance(types, str):
+        types = json.loads(types)
     types = types or {}
     for key, text in (values or {}).items():
         kv = target.add()

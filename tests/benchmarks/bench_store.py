@@ -102,6 +102,29 @@ def _median_us_per_span(function, spans: int, repeat: int) -> float:
     return statistics.median(times) / spans * 1e6
 
 
+def _median_ms(con, sql: str, params_list: list[list]) -> float:
+    times = []
+    for params in params_list:
+        began = time.perf_counter()
+        con.execute(sql, params).fetchall()
+        times.append((time.perf_counter() - began) * 1e3)
+    return statistics.median(times)
+
+
+def measure_queries(con) -> list[tuple[str, str]]:
+    """Trace lookup (view and macro) and a grouped percentile (view and base table), medians in ms."""
+    ids = [[r[0]] for r in con.execute("SELECT trace_id FROM span_data USING SAMPLE 20 ROWS").fetchall()]
+    grouped = "SELECT service_name, name, quantile_cont({d}, 0.95) FROM {t} GROUP BY ALL"
+    duration = "(epoch_ns(end_time) - epoch_ns(start_time)) / 1e6"
+    cases = [
+        ("spans WHERE trace_id = ? (median)", "SELECT * FROM spans WHERE trace_id = ?", ids),
+        ("trace_spans(?) (median)", "SELECT * FROM trace_spans(?)", ids),
+        ("p95 by service, name: spans view", grouped.format(d="duration_ms", t="spans"), [[]] * 5),
+        ("p95 by service, name: span_data", grouped.format(d=duration, t="span_data"), [[]] * 5),
+    ]
+    return [(name, f"{_median_ms(con, sql, params):.1f} ms") for name, sql, params in cases]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000, help="spans written for the disk figure")
@@ -147,14 +170,7 @@ def main() -> None:
         figures.append((f"disk after CHECKPOINT ({spans:,} spans)", f"{size / spans:.1f} B/span"))
 
         store = Store(path, classifier=classifier, read_only=True)
-        con = store.connection
-        ids = [r[0] for r in con.execute("SELECT trace_id FROM span_data USING SAMPLE 20 ROWS").fetchall()]
-        lookup_ms = []
-        for trace_id in ids:
-            began = time.perf_counter()
-            con.execute("SELECT * FROM spans WHERE trace_id = ?", [trace_id]).fetchall()
-            lookup_ms.append((time.perf_counter() - began) * 1e3)
-        figures.append(("spans WHERE trace_id = ? (median)", f"{statistics.median(lookup_ms):.1f} ms"))
+        figures.extend(measure_queries(store.connection))
         store.close()
 
     width = max(len(name) for name, _ in figures)
