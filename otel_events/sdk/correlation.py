@@ -3,26 +3,49 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from opentelemetry import baggage, context
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 
 from otel_events.classify.attributes import ATTR_CORRELATION_ID
 from otel_events.sdk import active
 
-try:  # the context key the API stores baggage under: a dict lookup is ~0.3 µs cheaper than baggage.get_all()
-    from opentelemetry.baggage import _BAGGAGE_KEY as _BAGGAGE_CONTEXT_KEY
 
-    def baggage_entries(ctx: context.Context) -> Mapping[str, object] | None:
-        """Baggage entries of ``ctx`` (a ``Context``, never None), if any."""
-        return ctx.get(_BAGGAGE_CONTEXT_KEY)
+def _baggage_context_key() -> str:
+    # The API keeps all baggage entries under one context key. Found through the public API (the only key
+    # ``set_baggage`` adds to an empty context), it turns reading baggage into one dict lookup, ~0.3 µs
+    # cheaper than ``baggage.get_all()`` on every span start.
+    (key,) = baggage.set_baggage("probe", "probe", context.Context()).keys()
+    return key
 
-except ImportError:  # pragma: no cover - other API versions
 
-    def baggage_entries(ctx: context.Context) -> Mapping[str, object] | None:
-        """Baggage entries of ``ctx`` (a ``Context``, never None), if any."""
-        return baggage.get_all(ctx)
+BAGGAGE_CONTEXT_KEY = _baggage_context_key()
+"""The context key the W3C baggage entries live under: ``ctx.get(BAGGAGE_CONTEXT_KEY)`` reads them."""
+
+
+def baggage_entries(ctx: context.Context) -> Mapping[str, object] | None:
+    """Baggage entries of ``ctx`` (a ``Context``, never None), if any."""
+    return ctx.get(BAGGAGE_CONTEXT_KEY)
+
+
+def current_context_reader() -> Callable[[], context.Context]:
+    """Return a zero-argument callable that returns the current context.
+
+    With the API's default runtime context (contextvars) this is the ``ContextVar``'s own ``get``, a C call,
+    instead of the two Python calls of ``context.get_current()``; any other runtime gets ``get_current``.
+    """
+    runtime = getattr(context, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    if (
+        type(runtime) is ContextVarsRuntimeContext
+        and isinstance(variable, ContextVar)
+        and variable.get() is context.get_current()
+    ):
+        return variable.get
+    return context.get_current
 
 
 DEFAULT_CORRELATION_KEY = "correlation.id"

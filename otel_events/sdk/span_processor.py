@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 from opentelemetry import context as context_api
 from opentelemetry import metrics as metrics_api
-from opentelemetry.context import get_current
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
@@ -18,7 +17,12 @@ from otel_events.classify.attributes import (
     ATTR_SEQ,
     ATTR_STREAM_ID,
 )
-from otel_events.sdk.correlation import DEFAULT_CORRELATION_KEY, baggage_entries, validate_correlation_key
+from otel_events.sdk.correlation import (
+    BAGGAGE_CONTEXT_KEY,
+    DEFAULT_CORRELATION_KEY,
+    current_context_reader,
+    validate_correlation_key,
+)
 from otel_events.sdk.guard import HookGuard
 from otel_events.sdk.metrics import ClassificationCounts, register_counts
 from otel_events.sdk.scrub_memo import CleanPairMemo
@@ -96,6 +100,7 @@ class EventSpanProcessor(SpanProcessor):
         )
         self._classify = self._stamper.classifier.classify
         self._pending: dict[int, str] = {}
+        self._current_context = current_context_reader()
 
     @property
     def classifier(self) -> Classifier:
@@ -105,15 +110,20 @@ class EventSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
         """Remember the baggage correlation id (if any), then forward to the downstream processor."""
         try:
-            entries = baggage_entries(parent_context if parent_context is not None else get_current())
+            # One C call and one dict lookup when there is no baggage: this runs on every span start.
+            ctx = parent_context if parent_context is not None else self._current_context()
+            entries = ctx.get(BAGGAGE_CONTEXT_KEY)
             if entries:
-                correlation_id = entries.get(self._correlation_key)
-                if correlation_id and len(self._pending) < _MAX_PENDING_CORRELATIONS:
-                    self._pending[span.context.span_id] = str(correlation_id)
+                self._remember_correlation(span, entries)
         except Exception:
             self.guard.failed("on_start")
         if self._next_on_start is not None:
             self._next_on_start(span, parent_context=parent_context)
+
+    def _remember_correlation(self, span: Span, entries: Mapping[str, object]) -> None:
+        correlation_id = entries.get(self._correlation_key)
+        if correlation_id and len(self._pending) < _MAX_PENDING_CORRELATIONS:
+            self._pending[span.context.span_id] = str(correlation_id)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Forward the span; on the public-API path (or if ``_on_ending`` was bypassed) stamp a copy first."""
