@@ -40,6 +40,8 @@ class ReceiverConfig:
             ``RESOURCE_EXHAUSTED`` and a retry delay so exporters back off.
         batch_max_bytes: the pipeline hands the store batches of up to this many payload bytes (PERF-NOTES:
             large DuckDB commits are several times faster than small ones).
+        store_memory_mib: DuckDB memory limit; without it DuckDB's buffer pool grows towards 80% of the machine's
+            memory (measured: ~770 MiB receiver RSS after 600k spans, ~390 MiB with a 150 MB limit).
         grpc_workers: threads serving RPCs; each waits for its group commit, so this bounds in-flight requests.
         rules_file: classification rules for items that arrive unclassified; ``None`` uses the packaged rules.
         status_interval: seconds between rewrites of the status file read by ``otel-events status``.
@@ -52,7 +54,8 @@ class ReceiverConfig:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     wal_segment_bytes: int = 64 * MIB
     wal_max_bytes: int = 2048 * MIB
-    batch_max_bytes: int = 16 * MIB
+    batch_max_bytes: int = 8 * MIB
+    store_memory_mib: int = 192
     grpc_workers: int = 32
     rules_file: Path | None = None
     status_interval: float = 1.0
@@ -80,6 +83,8 @@ class ReceiverConfig:
             )
         if self.batch_max_bytes < 1:
             raise ConfigError(f"batch size must be positive, got {self.batch_max_bytes}")
+        if self.store_memory_mib < 16:
+            raise ConfigError(f"store memory limit must be at least 16 MiB, got {self.store_memory_mib}")
         if not 1 <= self.grpc_workers <= 1024:
             raise ConfigError(f"gRPC workers must be between 1 and 1024, got {self.grpc_workers}")
         if self.status_interval <= 0:
@@ -130,6 +135,7 @@ _FIELD_TYPES: dict[str, type] = {
     "wal_segment_bytes": int,
     "wal_max_bytes": int,
     "batch_max_bytes": int,
+    "store_memory_mib": int,
     "grpc_workers": int,
     "rules_file": Path,
     "status_interval": float,
@@ -145,6 +151,7 @@ _TOML_KEYS: dict[str, str] = {
     "wal_segment_bytes": "wal_segment_bytes",
     "wal_max_bytes": "wal_max_bytes",
     "batch_max_bytes": "batch_max_bytes",
+    "store_memory_mib": "store_memory_mib",
     "grpc_workers": "grpc_workers",
     "rules_file": "rules_file",
     "status_interval": "status_interval",

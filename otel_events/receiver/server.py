@@ -52,7 +52,7 @@ class BoundPorts:
 def _store_sink(config: ReceiverConfig) -> RecordSink:
     from otel_events.receiver.store_sink import StoreSink
 
-    return StoreSink(config.db_path, config.rules_file)
+    return StoreSink(config.db_path, config.rules_file, memory_mib=config.store_memory_mib)
 
 
 def _store_validator() -> RequestValidator:

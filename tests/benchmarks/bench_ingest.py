@@ -1,0 +1,306 @@
+"""Receiver ingest benchmark: client processes -> OTLP/gRPC -> WAL -> DuckDB, measured from outside.
+
+Run: ``python tests/benchmarks/bench_ingest.py [--clients N] [--seconds S] [--repeat R]``.
+
+Each of N client processes sends pre-serialized 512-span requests (realistic attributes, generated once) with a
+few requests in flight, for S seconds, to a ``otel-events serve`` subprocess on 127.0.0.1. Every request gets
+its own ``otel_events.stream_id`` (patched into the bytes) so nothing is deduplicated. Reported, medians over R
+runs: spans/s acknowledged, spans/s durably stored and queryable (spans counted in DuckDB after the drain,
+divided by the time from the first request until everything was stored), p50/p99 export latency, receiver CPU,
+receiver peak RSS (VmHWM from /proc) and bytes on disk per span. ``--burst`` adds a short burst run that reports
+the acknowledged rate the WAL absorbs while the store lags behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SPANS_PER_REQUEST = 512
+SERVICES = ["checkout", "cart", "payment", "catalog", "frontend"]
+OPERATIONS = [f"{verb} /api/{noun}" for verb in ("GET", "POST") for noun in range(25)]
+STREAM_PLACEHOLDER = b"bench-stream-xxxxxxxxxxxxxxxxxxxx"  # replaced per send by an id of the same length
+TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+READY = re.compile(r"OTLP/gRPC listening on [^\s]+:(\d+)$")
+
+
+def make_requests(count: int, seed: int) -> list[bytes]:
+    """``count`` serialized requests of 512 spans: 5 services, 50 operations, traces of 10 spans, 10 attributes."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    rng = random.Random(seed)
+    now = 1_760_000_000_000_000_000
+    requests = []
+    for index in range(count):
+        service = SERVICES[index % len(SERVICES)]
+        request = ExportTraceServiceRequest()
+        resource_spans = request.resource_spans.add()
+        for key, value in (("service.name", service), ("host.name", f"{service}-1"), ("process.pid", 4242)):
+            _set(resource_spans.resource.attributes.add(), key, value)
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.name = "opentelemetry.instrumentation.flask"
+        scope_spans.scope.version = "0.50b0"
+        trace_id, parent = b"", b""
+        for position in range(SPANS_PER_REQUEST):
+            now += rng.randint(100_000, 2_000_000)
+            if position % 10 == 0:
+                trace_id, parent = rng.randbytes(16), b""
+            span = scope_spans.spans.add()
+            span.trace_id = trace_id
+            span.span_id = rng.randbytes(8)
+            if parent:
+                span.parent_span_id = parent
+            parent = span.span_id
+            operation = rng.choice(OPERATIONS)
+            method, route = operation.split()
+            span.name = operation
+            span.kind = 2 if position % 10 == 0 else 3
+            span.start_time_unix_nano = now
+            span.end_time_unix_nano = now + int(rng.lognormvariate(15, 1))
+            error = rng.random() < 0.02
+            span.status.code = 2 if error else 0
+            for key, value in (
+                ("http.method", method),
+                ("http.route", route),
+                ("http.status_code", 500 if error else 200),
+                ("http.target", f"{route}/{rng.randrange(10_000)}"),
+                ("net.peer.port", rng.choice((443, 8080))),
+                ("user.id", f"user-{rng.randrange(1000)}"),
+                ("otel_events.category", "critical" if error else "system"),
+                ("otel_events.rule", "status.error" if error else "default"),
+                ("otel_events.stream_id", STREAM_PLACEHOLDER.decode()),
+                ("otel_events.seq", position + 1),
+            ):
+                _set(span.attributes.add(), key, value)
+        requests.append(request.SerializeToString())
+    return requests
+
+
+def _set(kv, key: str, value: object) -> None:
+    kv.key = key
+    if isinstance(value, int):
+        kv.value.int_value = value
+    else:
+        kv.value.string_value = value
+
+
+# -- clients -------------------------------------------------------------------------------------------------------
+
+
+def run_client(port: int, client: int, seconds: float, in_flight: int, results: multiprocessing.Queue) -> None:
+    """One client process: ``in_flight`` threads sending until the deadline; reports acks and latencies."""
+    import grpc
+
+    templates = make_requests(10, seed=client)
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)])
+    export = channel.unary_unary(TRACE_EXPORT)
+    latencies: list[float] = []
+    acked = [0]
+    failed = [0]
+    counter = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def send() -> None:
+        while time.monotonic() < deadline:
+            with lock:
+                counter[0] += 1
+                number = counter[0]
+            stream = f"c{client:03d}-{number:0{len(STREAM_PLACEHOLDER) - 5}d}".encode()
+            payload = templates[number % len(templates)].replace(STREAM_PLACEHOLDER, stream)
+            began = time.perf_counter()
+            try:
+                export(payload, timeout=30)
+            except grpc.RpcError:
+                with lock:
+                    failed[0] += 1
+                continue
+            elapsed = time.perf_counter() - began
+            with lock:
+                acked[0] += 1
+                latencies.append(elapsed)
+
+    threads = [threading.Thread(target=send) for _ in range(in_flight)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    channel.close()
+    results.put({"acked": acked[0], "failed": failed[0], "latencies": latencies})
+
+
+# -- receiver process ----------------------------------------------------------------------------------------------
+
+
+class ReceiverProcess:
+    """``otel-events serve`` in a subprocess, with CPU and memory read from /proc."""
+
+    def __init__(self, db_path: Path, extra_args: list[str]) -> None:
+        self.db_path = db_path
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "otel_events.cli",
+                "serve",
+                "--db",
+                str(db_path),
+                "--grpc",
+                "127.0.0.1:0",
+                *extra_args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=(db_path.parent / "serve.log").open("wb"),
+        )
+        assert self.process.stdout is not None
+        match = READY.match(self.process.stdout.readline().decode().strip())
+        if not match:
+            raise SystemExit(f"receiver failed to start: {(db_path.parent / 'serve.log').read_text()}")
+        self.port = int(match.group(1))
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def status(self) -> dict:
+        path = self.db_path.with_name(self.db_path.stem + ".wal") / "status.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(600)
+
+
+@dataclass
+class RunResult:
+    acked_spans_per_s: float
+    stored_spans_per_s: float
+    stored_during_load_per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_percent: float
+    peak_rss_mib: float
+    bytes_per_span: float
+    failed: int
+    stored_spans: int
+    acked_spans: int
+
+
+def run_once(clients: int, seconds: float, in_flight: int, config: Path | None) -> RunResult:
+    import duckdb
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "bench.duckdb"
+        receiver = ReceiverProcess(db_path, ["--config", str(config)] if config else [])
+        results: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
+        context = multiprocessing.get_context("spawn")
+        workers = [
+            context.Process(target=run_client, args=(receiver.port, n, seconds, in_flight, results))
+            for n in range(clients)
+        ]
+        for worker in workers:
+            worker.start()
+        # Client processes need a moment to build their requests; time from the first acknowledgement.
+        _wait(lambda: receiver.status().get("received_requests"), 60, "no request was acknowledged")
+        started, cpu_started = time.monotonic(), receiver.cpu_seconds()
+        reports = [results.get() for _ in workers]
+        load_seconds = time.monotonic() - started
+        stored_during_load = receiver.status().get("stored_items", 0)
+        for worker in workers:
+            worker.join()
+        acked = sum(r["acked"] for r in reports) * SPANS_PER_REQUEST
+        _wait(lambda: receiver.status().get("stored_items", 0) >= acked, 600, "the receiver did not drain")
+        stored_seconds = time.monotonic() - started
+        cpu = receiver.cpu_seconds() - cpu_started
+        peak = receiver.peak_rss_mib()
+        code = receiver.stop()
+        assert code == 0, f"receiver exited with {code}"
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            stored = con.execute("SELECT count(*) FROM spans").fetchone()[0]
+        size = db_path.stat().st_size
+        latencies = sorted(latency for r in reports for latency in r["latencies"])
+        return RunResult(
+            acked_spans_per_s=acked / load_seconds,
+            stored_spans_per_s=stored / stored_seconds,
+            stored_during_load_per_s=stored_during_load / load_seconds,
+            p50_ms=latencies[len(latencies) // 2] * 1000,
+            p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
+            cpu_percent=100 * cpu / stored_seconds,
+            peak_rss_mib=peak,
+            bytes_per_span=size / max(stored, 1),
+            failed=sum(r["failed"] for r in reports),
+            stored_spans=stored,
+            acked_spans=acked,
+        )
+
+
+def _wait(condition, timeout: float, failure: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"benchmark failed: {failure}")
+        time.sleep(0.02)
+
+
+def print_table(title: str, runs: list[RunResult]) -> None:
+    def median(name: str) -> float:
+        return statistics.median(getattr(run, name) for run in runs)
+
+    rows = [
+        ("spans/s acknowledged", f"{median('acked_spans_per_s'):,.0f}"),
+        ("spans/s stored (end to end, incl. drain)", f"{median('stored_spans_per_s'):,.0f}"),
+        ("spans/s stored while loading", f"{median('stored_during_load_per_s'):,.0f}"),
+        ("export latency p50", f"{median('p50_ms'):.1f} ms"),
+        ("export latency p99", f"{median('p99_ms'):.1f} ms"),
+        ("receiver CPU (100% = one core)", f"{median('cpu_percent'):.0f} %"),
+        ("receiver peak RSS (max)", f"{max(run.peak_rss_mib for run in runs):.0f} MiB"),
+        ("bytes on disk per span", f"{median('bytes_per_span'):.1f} B"),
+        ("acked spans = stored spans", str(all(run.acked_spans == run.stored_spans for run in runs))),
+        ("failed requests", str(sum(run.failed for run in runs))),
+    ]
+    print(f"\n{title}")
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--in-flight", type=int, default=4, help="concurrent requests per client")
+    parser.add_argument("--seconds", type=float, default=10.0, help="load duration per run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs (medians are reported)")
+    parser.add_argument("--burst", action="store_true", help="also run a short burst")
+    parser.add_argument("--config", type=Path, help="receiver TOML config file passed to serve")
+    args = parser.parse_args()
+    runs = [run_once(args.clients, args.seconds, args.in_flight, args.config) for _ in range(args.repeat)]
+    print_table(f"sustained: {args.clients} clients x {args.in_flight} in flight, {args.seconds:.0f} s", runs)
+    if args.burst:
+        bursts = [run_once(args.clients * 2, 3.0, args.in_flight * 2, args.config) for _ in range(args.repeat)]
+        print_table(f"burst: {args.clients * 2} clients x {args.in_flight * 2} in flight, 3 s", bursts)
+
+
+if __name__ == "__main__":
+    main()
