@@ -123,6 +123,27 @@ class Classifier:
                 return decision
         return matcher.default
 
+    def classify_plain(self, name: str | None, attributes: Mapping[str, object]) -> Decision | None:
+        """Fast entry point for the common item: no error status, no ``exception`` event, no error severity.
+
+        Returns what :meth:`classify` would return for ``(name, attributes)``, from a cache and without
+        allocating, when ``name`` is non-empty and no attribute key is one the decision order reads (the
+        explicit category, ``error``, ``exception.*``, ``user.id``, user attribute rules, ...); else None, and
+        the caller uses :meth:`classify`. The SDK processors call it for every item, ahead of :meth:`classify`.
+
+        Args:
+            name: Span name or log ``event_name``.
+            attributes: The item's attributes.
+        """
+        matcher = self._matcher  # one read: the whole call sees one rule set
+        if name:
+            if matcher.plain_keys.issuperset(attributes):
+                decision = matcher.plain_decisions.get(name)
+                if decision is not None:
+                    return decision
+            return matcher.plain_decision(name, attributes)
+        return None
+
     def reload(self) -> Rules:
         """Re-read the rules file and swap the rules atomically; on error the old rules stay in use.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from otel_events.classify.attributes import RESERVED_PREFIX
+from otel_events.classify.attributes import ATTR_CATEGORY, RESERVED_PREFIX
 from otel_events.classify.decision import CATEGORY_ORDER, Category, Decision
 from otel_events.classify.rules import Rules
 
@@ -38,6 +38,9 @@ class Matcher:
         "_names",
         "_prefix_tuple",
         "_prefixes",
+        "_rule_keys",
+        "plain_decisions",
+        "plain_keys",
         "rules",
     )
 
@@ -64,8 +67,14 @@ class Matcher:
             (rule.key, rule.value, Decision(rule.category, f"attribute.rule.{rule.name}"))
             for rule in rules.attribute_rules
         )
+        self._rule_keys = frozenset(rule.key for rule in rules.attribute_rules)
         self._default = Decision(rules.default_category, "default")
         self._memo: dict[str, Decision | None] = {}
+        # Caches of the plain-item fast path (see plain_decision), read directly by Classifier.classify_plain:
+        # attribute keys no decision step reads when the item has a name of its own, and name -> decision of
+        # steps 3, 4 and 6 for items whose attribute keys are all plain.
+        self.plain_keys: set[str] = set()
+        self.plain_decisions: dict[str, Decision] = {}
 
     @property
     def default(self) -> Decision:
@@ -82,6 +91,41 @@ class Matcher:
                 memo.clear()
             memo[name] = decision
         return decision  # type: ignore[return-value]
+
+    def plain_decision(self, name: str, attributes: Mapping[str, object]) -> Decision | None:
+        """The decision for a named item none of whose attribute keys a decision step reads, else None.
+
+        Such an item's decision depends on its name alone (steps 3, 4 and 6), so it is cached by name. Steps 1
+        and 2 are the caller's business: it must know the item has no error status, exception event or error
+        severity. Learns which keys are plain, so the next item with the same keys is two C-level lookups.
+
+        Args:
+            name: The item's name (non-empty).
+            attributes: The item's attributes.
+        """
+        plain = self.plain_keys
+        if not plain.issuperset(attributes):
+            new_keys = [key for key in attributes if key not in plain]
+            if not all(self._is_plain_key(key) for key in new_keys):
+                return None
+            if len(plain) + len(new_keys) > MEMO_LIMIT:
+                plain.clear()
+            plain.update(new_keys)
+        decision = self.plain_decisions.get(name)
+        if decision is None:
+            decision = self.match_name(name) or self._default
+            decisions = self.plain_decisions
+            if len(decisions) >= MEMO_LIMIT:
+                decisions.clear()
+            decisions[name] = decision
+        return decision
+
+    def _is_plain_key(self, key: object) -> bool:
+        # The explicit category (step 1), the built-in attribute keys and prefixes and the user attribute
+        # rules (step 5) are read; ``event.name`` (step 3) is read only for items without a name of their own.
+        if not isinstance(key, str) or key == ATTR_CATEGORY or key in self._exact_keys or key in self._rule_keys:
+            return False
+        return not self._prefix_tuple or not key.startswith(self._prefix_tuple) or self._prefix_hit(key) is None
 
     def _match_name_uncached(self, name: str) -> Decision | None:
         decision = self._names.get(name)

@@ -15,6 +15,7 @@ from importlib import metadata
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.util import BoundedList
+from opentelemetry.trace import SpanContext, TraceFlags
 
 VERIFIED_SDK_VERSIONS = ((1, 45),)
 """(major, minor) versions of opentelemetry-sdk whose private span layout the fast path was tested on."""
@@ -34,8 +35,10 @@ def _layout_matches() -> bool:
     # Span.end must call the multi-processor's _on_ending while the span is still ours, and
     # _readable_span must hand on_end the same attribute mapping (not a copy), whose storage is a dict.
     # The event list is read through its deque, and status / context through their fields.
+    # The span context is read by tuple position (span id 1, trace flags 3).
     probe = BoundedAttributes(immutable=True)
     readable = ReadableSpan("probe")
+    context = SpanContext(1, 2, False, TraceFlags(TraceFlags.SAMPLED))
     return (
         callable(getattr(SpanProcessor, "_on_ending", None))
         and "_on_ending" in Span.end.__code__.co_names
@@ -45,6 +48,9 @@ def _layout_matches() -> bool:
         and hasattr(readable, "_status")
         and hasattr(readable, "_context")
         and hasattr(readable, "_name")
+        and isinstance(context, tuple)
+        and context[1] == context.span_id == 2
+        and context[3] == context.trace_flags == TraceFlags.SAMPLED
     )
 
 
