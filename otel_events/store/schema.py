@@ -47,6 +47,7 @@ def load_migrations() -> tuple[Migration, ...]:
 MIGRATIONS = load_migrations()
 SCHEMA_VERSION = MIGRATIONS[-1].version
 VIEWS_SQL = _sql_dir().joinpath("views.sql").read_text(encoding="utf-8")
+SORT_TRACE_BATCHES_SQL = _sql_dir().joinpath("sort_trace_batches.sql").read_text(encoding="utf-8")
 
 
 def file_version(con: duckdb.DuckDBPyConnection) -> int:

@@ -69,3 +69,19 @@ def test_text_that_is_not_a_trace_id_finds_nothing() -> None:
         for text in ("", "xyz", "not hex at all, not hex at all!!", None):
             assert con.execute("SELECT count(*) FROM trace_spans(?)", [text]).fetchone() == (0,)
             assert con.execute("SELECT count(*) FROM trace_logs(?)", [text]).fetchone() == (0,)
+
+
+def test_trace_batches_is_rewritten_sorted_and_lookups_still_work(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr("otel_events.store.store._SORT_TRACE_BATCHES_MIN", 1)
+    with Store(tmp_path / "s.duckdb") as store:
+        # each batch adds a row per trace it holds, at least a quarter of the sorted rows: rewritten every time
+        _ingest_batches(store, 3)
+        con = store.connection
+        keys = [k for (k,) in con.execute("SELECT trace_key FROM trace_batches").fetchall()]
+        assert keys == sorted(keys) and len(keys) >= 3
+        assert con.execute(
+            "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = 'trace_batches'"
+        ).fetchall() == [("trace_key", "NO"), ("ingest_batch", "NO")]
+        for (trace_id,) in con.execute("SELECT DISTINCT trace_id FROM spans").fetchall():
+            expected = con.execute("SELECT * FROM spans WHERE trace_id = ? ORDER BY ALL", [trace_id]).fetchall()
+            assert con.execute("SELECT * FROM trace_spans(?) ORDER BY ALL", [trace_id]).fetchall() == expected
