@@ -18,7 +18,7 @@ from otel_events.store.columns import insert_arrow
 from otel_events.store.decoder import BatchDecoder
 from otel_events.store.dedup import SeqDedup
 from otel_events.store.registry import Registry
-from otel_events.store.schema import SORT_TRACE_BATCHES_SQL, check_version, migrate
+from otel_events.store.schema import SCHEMA_VERSION, SORT_TRACE_BATCHES_SQL, check_version, migrate
 
 SIGNALS = ("traces", "logs", "metrics")
 
@@ -108,7 +108,11 @@ class Store:
             if read_only:
                 check_version(self._con, self.path, read_only=True)
             else:
-                migrate(self._con, self.path)
+                if migrate(self._con, self.path) < SCHEMA_VERSION and self.path != ":memory:":
+                    # Write the new schema into the file now: duckdb 1.5 cannot replay some DDL from its own WAL
+                    # (ALTER ... SET DEFAULT nextval), so a kill -9 before the first checkpoint would leave a
+                    # file that no longer opens.
+                    self._con.execute("CHECKPOINT")
         except BaseException:
             self._con.close()
             raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -156,3 +158,12 @@ def test_version_2_file_is_migrated_in_place(tmp_path: Path) -> None:
         assert attributes["http.route"].string_value == "/cart"
         (request,) = rebuild_requests(store.connection, "logs")
         assert request.resource_logs[0].scope_logs[0].log_records[0].attributes[0].value.bool_value is True
+
+
+def test_a_new_file_opens_after_the_creating_process_is_killed(tmp_path: Path) -> None:
+    path = tmp_path / "killed.duckdb"
+    # os._exit skips every close and checkpoint, as kill -9 would
+    code = f"import os; from otel_events.store import Store; Store({str(path)!r}); os._exit(0)"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2], timeout=60)
+    with Store(path) as store:
+        assert store.connection.execute("SELECT max(version) FROM schema_info").fetchone() == (SCHEMA_VERSION,)
