@@ -55,7 +55,7 @@ class ReceiverConfig:
     wal_segment_bytes: int = 64 * MIB
     wal_max_bytes: int = 2048 * MIB
     batch_max_bytes: int = 8 * MIB
-    store_memory_mib: int = 192
+    store_memory_mib: int = 128
     grpc_workers: int = 32
     rules_file: Path | None = None
     status_interval: float = 1.0

@@ -20,6 +20,3 @@ OTEL_EVENTS_MAX_MESSAGE_SIZE = "OTEL_EVENTS_MAX_MESSAGE_SIZE"
 
 OTEL_EVENTS_WAL_MAX_BYTES = "OTEL_EVENTS_WAL_MAX_BYTES"
 """WAL budget in bytes not yet stored in DuckDB; past it requests get RESOURCE_EXHAUSTED with a retry delay."""
-
-OTEL_EVENTS_DECODE_WORKERS = "OTEL_EVENTS_DECODE_WORKERS"
-"""Number of decode worker processes (0 decodes in the receiver process)."""

@@ -99,8 +99,21 @@ class IngestPipeline:
                         return
                     self._wal.wait_durable(self._reader.last_lsn, _IDLE_WAIT_SECONDS)
                     continue
-                pending = self._reader.read(durable, self._batch_max_bytes)
+                try:
+                    pending = self._reader.read(durable, self._batch_max_bytes)
+                except OSError:
+                    # Reading back what was fsynced failed (I/O error): start a new reader after the last stored
+                    # record, since the failed read may have consumed records it never returned.
+                    _logger.exception("reading the WAL failed; retrying in %.1f s", retry_delay)
+                    self._reader.close()
+                    self._reader = self._wal.reader(self._stored_lsn)
+                    if self._abandon.wait(retry_delay):
+                        return
+                    retry_delay = min(retry_delay * 2, _RETRY_MAX_SECONDS)
+                    continue
                 if not pending:
+                    # Durable records exist but are not readable yet: never spin.
+                    self._wal.wait_durable(durable, _IDLE_WAIT_SECONDS / 10)
                     continue
             started = time.perf_counter()
             try:

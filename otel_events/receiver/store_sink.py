@@ -18,7 +18,7 @@ class StoreSink:
         memory_mib: DuckDB memory limit, part of what keeps the receiver's RSS bounded.
     """
 
-    def __init__(self, db_path: Path, rules_file: Path | None = None, *, memory_mib: int = 192) -> None:
+    def __init__(self, db_path: Path, rules_file: Path | None = None, *, memory_mib: int = 128) -> None:
         classifier = None
         if rules_file is not None:
             from otel_events.classify import Classifier
