@@ -127,22 +127,23 @@ class Classifier:
         """Fast entry point for the common item: no error status, no ``exception`` event, no error severity.
 
         Returns what :meth:`classify` would return for ``(name, attributes)``, from a cache and without
-        allocating, when ``name`` is non-empty and no attribute key is one the decision order reads (the
-        explicit category, ``error``, ``exception.*``, ``user.id``, user attribute rules, ...); else None, and
-        the caller uses :meth:`classify`. The SDK processors call it for every item, ahead of :meth:`classify`.
+        allocating, when no attribute key is one the decision order reads (the explicit category, ``error``,
+        ``exception.*``, ``user.id``, user attribute rules, ... and ``event.name`` for an item without a name);
+        else None, and the caller uses :meth:`classify`. The SDK processors call it for every item first.
 
         Args:
             name: Span name or log ``event_name``.
             attributes: The item's attributes.
         """
         matcher = self._matcher  # one read: the whole call sees one rule set
-        if name:
-            if matcher.plain_keys.issuperset(attributes):
+        if matcher.plain_keys.issuperset(attributes):
+            if name:
                 decision = matcher.plain_decisions.get(name)
                 if decision is not None:
                     return decision
-            return matcher.plain_decision(name, attributes)
-        return None
+            elif ATTR_EVENT_NAME not in attributes:
+                return matcher.default
+        return matcher.plain_decision(name, attributes)
 
     def reload(self) -> Rules:
         """Re-read the rules file and swap the rules atomically; on error the old rules stay in use.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from otel_events.classify.attributes import ATTR_CATEGORY, RESERVED_PREFIX
+from otel_events.classify.attributes import ATTR_CATEGORY, ATTR_EVENT_NAME, RESERVED_PREFIX
 from otel_events.classify.decision import CATEGORY_ORDER, Category, Decision
 from otel_events.classify.rules import Rules
 
@@ -92,15 +92,16 @@ class Matcher:
             memo[name] = decision
         return decision  # type: ignore[return-value]
 
-    def plain_decision(self, name: str, attributes: Mapping[str, object]) -> Decision | None:
-        """The decision for a named item none of whose attribute keys a decision step reads, else None.
+    def plain_decision(self, name: str | None, attributes: Mapping[str, object]) -> Decision | None:
+        """The decision for an item none of whose attribute keys a decision step reads, else None.
 
-        Such an item's decision depends on its name alone (steps 3, 4 and 6), so it is cached by name. Steps 1
-        and 2 are the caller's business: it must know the item has no error status, exception event or error
-        severity. Learns which keys are plain, so the next item with the same keys is two C-level lookups.
+        Such an item's decision depends on its name alone (steps 3, 4 and 6), so it is cached by name; an item
+        without a name (and without ``event.name``) gets the default. Steps 1 and 2 are the caller's business:
+        it must know the item has no error status, exception event or error severity. Learns which keys are
+        plain, so the next item with the same keys is two C-level lookups.
 
         Args:
-            name: The item's name (non-empty).
+            name: The item's name, if any.
             attributes: The item's attributes.
         """
         plain = self.plain_keys
@@ -111,6 +112,8 @@ class Matcher:
             if len(plain) + len(new_keys) > MEMO_LIMIT:
                 plain.clear()
             plain.update(new_keys)
+        if not name:
+            return None if ATTR_EVENT_NAME in attributes else self._default
         decision = self.plain_decisions.get(name)
         if decision is None:
             decision = self.match_name(name) or self._default

@@ -9,7 +9,7 @@ from opentelemetry import metrics as metrics_api
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from otel_events.classify import Classifier, Decision, Scrubber
+from otel_events.classify import Classifier, Scrubber
 from otel_events.classify.attributes import (
     ATTR_CATEGORY,
     ATTR_CORRELATION_ID,
@@ -26,6 +26,7 @@ from otel_events.sdk.correlation import (
 )
 from otel_events.sdk.guard import HookGuard
 from otel_events.sdk.metrics import ClassificationCounts, register_counts
+from otel_events.sdk.plain import plain_entry_point
 from otel_events.sdk.scrub_memo import CleanPairMemo
 from otel_events.sdk.sdk_layout import private_span_hook_usable
 from otel_events.sdk.sequence import process_stream
@@ -103,7 +104,7 @@ class EventSpanProcessor(SpanProcessor):
             self.guard,
         )
         self._classify = self._stamper.classifier.classify
-        self._classify_plain = _plain_entry_point(self._stamper.classifier)
+        self._classify_plain = plain_entry_point(self._stamper.classifier)
         self._tallies = self.counts.tallies
         self._pending: dict[int, str] = {}
         self._current_context = current_context_reader()
@@ -275,17 +276,6 @@ class EventSpanProcessor(SpanProcessor):
         if scrubbed is None:
             return event
         return Event(event.name, {**event.attributes, **scrubbed}, event.timestamp)
-
-
-def _no_plain_decision(name: str, attributes: Mapping[str, object]) -> Decision | None:
-    return None
-
-
-def _plain_entry_point(classifier: Classifier) -> Callable[[str, Mapping[str, object]], Decision | None]:
-    # A subclass that overrides classify() must see every item, so its fast path is never taken.
-    if getattr(type(classifier), "classify", None) is Classifier.classify:
-        return classifier.classify_plain
-    return _no_plain_decision
 
 
 def _noop_code(span: object) -> None:

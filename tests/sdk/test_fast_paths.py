@@ -29,7 +29,7 @@ category = "critical"
 """
 
 # Names covering every name step (exact map, keywords, default) and keys covering every attribute step.
-NAMES = ("checkout", "health_check", "cache.lookup", "user.login", "device.sync", "dev.tools", "GET /cart", "a")
+NAMES = (None, "", "checkout", "health_check", "cache.lookup", "user.login", "device.sync", "dev.tools", "GET /x", "a")
 KEYS = (
     "http.route",
     "http.status_code",
@@ -62,7 +62,7 @@ def classifiers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Classifier, C
 @example(name="a", attributes={"exception.type": "x"})
 @example(name="a", attributes={"otel_events.category": "debug"})
 def test_classify_plain_agrees_with_classify(
-    classifiers: tuple[Classifier, Classifier], name: str, attributes: dict[str, object]
+    classifiers: tuple[Classifier, Classifier], name: str | None, attributes: dict[str, object]
 ) -> None:
     for classifier in classifiers:
         for _ in range(2):  # the second call is answered from the caches the first one filled
@@ -76,7 +76,7 @@ def test_classify_plain_declines_items_whose_keys_matter() -> None:
     for key in ("error", "exception.type", "user.id", "otel_events.category"):
         assert classifier.classify_plain("checkout", {"http.route": "/cart", key: "x"}) is None
     assert classifier.classify_plain("", {"event.name": "health_check"}) is None
-    assert classifier.classify_plain(None, {}) is None
+    assert classifier.classify_plain(None, {"code.lineno": 3}) == classifier.classify(None, {"code.lineno": 3})
 
 
 def test_classify_plain_declines_user_attribute_rule_keys(classifiers: tuple[Classifier, Classifier]) -> None:
