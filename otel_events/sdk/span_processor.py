@@ -117,18 +117,17 @@ class EventSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
         """Remember the baggage correlation id (if any), then forward to the downstream processor."""
         try:
-            # One C call and one dict lookup when there is no baggage: this runs on every span start.
+            # One C call and one ``in`` test when there is no baggage: this runs on every span start.
             ctx = parent_context if parent_context is not None else self._current_context()
-            entries = ctx.get(BAGGAGE_CONTEXT_KEY)
-            if entries:
-                self._remember_correlation(span, entries)
+            if BAGGAGE_CONTEXT_KEY in ctx:
+                self._remember_correlation(span, ctx[BAGGAGE_CONTEXT_KEY])
         except Exception:
             self.guard.failed("on_start")
         if self._next_on_start is not None:
             self._next_on_start(span, parent_context=parent_context)
 
     def _remember_correlation(self, span: Span, entries: Mapping[str, object]) -> None:
-        correlation_id = entries.get(self._correlation_key)
+        correlation_id = entries.get(self._correlation_key) if entries else None
         if correlation_id and len(self._pending) < _MAX_PENDING_CORRELATIONS:
             self._pending[span.context.span_id] = str(correlation_id)
 
@@ -137,7 +136,10 @@ class EventSpanProcessor(SpanProcessor):
         if self.uses_private_hook:
             try:
                 if ATTR_SEQ in span._attributes._dict:  # type: ignore[attr-defined]
-                    self._next_on_end(span)  # stamped by _on_ending
+                    # Stamped by _on_ending, so the chain that calls us forwards it: from now on the chain
+                    # calls the downstream on_end directly (this check and one Python call are ~0.8 % per span).
+                    self.on_end = self._next_on_end  # type: ignore[method-assign]
+                    self._next_on_end(span)
                     return
             except AttributeError:
                 pass
@@ -174,6 +176,9 @@ class EventSpanProcessor(SpanProcessor):
                 sampled = context[_TRACE_FLAGS] & _SAMPLED  # SpanContext is a tuple; the property is a call
                 attributes = span._attributes._dict  # type: ignore[attr-defined]
                 events = span._events._dq  # type: ignore[attr-defined]
+                if not sampled and self._pending:
+                    # Never exported, so no seq; its baggage id is dropped here, as on_end may not see it.
+                    self._pending.pop(context[_SPAN_ID], None)
             except Exception:
                 self.guard.failed("_on_ending")
                 sampled = 0
@@ -190,7 +195,7 @@ class EventSpanProcessor(SpanProcessor):
                         correlation_id = correlation_id or pending_id
                     name = span._name  # type: ignore[attr-defined]
                     status_error = span._status._status_code is _ERROR  # type: ignore[attr-defined]
-                    exception_event = bool(events) and _has_exception_event(events)
+                    exception_event = _has_exception_event(events) if events else False
                     decision = None
                     if not status_error and not exception_event:
                         decision = self._classify_plain(name, attributes)

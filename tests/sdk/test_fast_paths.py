@@ -14,6 +14,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision as SamplingDecision
+from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult
 
 from otel_events.classify import Classifier
 from otel_events.sdk import EventSpanProcessor
@@ -171,3 +173,36 @@ def test_counts_stay_right_across_rule_reloads(tmp_path: Path) -> None:
                         points[(point.attributes["category"], point.attributes["rule"])] = point.value
     assert points == {("performance", "name.exact"): 3}
     assert len(exporter.get_finished_spans()) == 3
+
+
+class RecordOnlyByName(Sampler):
+    """Records spans named ``record-only`` without sampling them; samples every other span."""
+
+    def should_sample(self, parent_context, trace_id, name, *args, **kwargs) -> SamplingResult:
+        sampled = name != "record-only"
+        return SamplingResult(SamplingDecision.RECORD_AND_SAMPLE if sampled else SamplingDecision.RECORD_ONLY)
+
+    def get_description(self) -> str:
+        return "record-only-by-name"
+
+
+def test_direct_downstream_on_end_keeps_correlations_and_unsampled_spans_right() -> None:
+    exporter = InMemorySpanExporter()
+    processor = EventSpanProcessor(SimpleSpanProcessor(exporter), use_private_hook=True)
+    provider = TracerProvider(shutdown_on_exit=False, sampler=RecordOnlyByName())
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    tracer.start_span("first").end()  # after this span the chain calls the downstream on_end directly
+    token = context.attach(baggage.set_baggage("correlation.id", "c-1"))
+    try:
+        unsampled = tracer.start_span("record-only")
+        sampled = tracer.start_span("second")
+    finally:
+        context.detach(token)
+    unsampled.end()
+    sampled.end()
+    assert processor._pending == {}  # the unsampled span's id did not linger
+    assert "otel_events.seq" not in unsampled.attributes
+    first, second = exporter.get_finished_spans()
+    assert second.attributes["otel_events.correlation_id"] == "c-1"
+    assert second.attributes["otel_events.seq"] == first.attributes["otel_events.seq"] + 1
