@@ -11,7 +11,7 @@ import json
 import struct
 
 from otel_events.store.anyvalue import BOOL, DOUBLE, INT, decode_key_value
-from otel_events.store.stamps import is_column_stamp
+from otel_events.store.stamps import ATTR_SEQ, is_column_stamp
 
 PLAIN = 0
 TYPED = 1
@@ -22,6 +22,11 @@ STAMP = 2
 MEMO_LIMIT = 200_000
 
 _DOUBLE = struct.Struct("<d")
+
+# KeyValue{key: "otel_events.seq", value: AnyValue{int_value: ...}} up to the varint: field 1 (key), field 2
+# (value) with a one-byte length, then AnyValue field 3 (int_value).
+_SEQ_KEY = ATTR_SEQ.encode()
+_SEQ_INT_PREFIX = b"\x0a" + bytes([len(_SEQ_KEY)]) + _SEQ_KEY + b"\x12"
 
 # Distinct sets of type codes are few (an item's non-string keys repeat from item to item); bounded all the same.
 _TYPE_TEXT_LIMIT = 10_000
@@ -47,6 +52,12 @@ class AttributeMemo:
 
     def decode(self, raw: bytes) -> tuple:
         """Decode a ``KeyValue`` missing from the memo and remember it."""
+        if raw.startswith(_SEQ_INT_PREFIX):
+            # otel_events.seq is on every stamped item and unique: parsed here, never remembered (it would only
+            # push the repeating entries out of the memo).
+            seq = _parse_varint(raw, len(_SEQ_INT_PREFIX))
+            if seq is not None:
+                return (ATTR_SEQ, str(seq), STAMP, INT, seq)
         entry = _parse_simple(raw)
         if entry is None:
             key, text, type_code, scalar = decode_key_value(raw)
@@ -59,6 +70,20 @@ class AttributeMemo:
             entries.clear()
         entries[raw] = decoded
         return decoded
+
+
+def _parse_varint(raw: bytes, at: int) -> int | None:
+    """The int64 of ``<length byte> 0x18 <varint>`` at ``at`` when that is all the rest of ``raw``, else None."""
+    if len(raw) < at + 3 or raw[at] != len(raw) - at - 1 or raw[at + 1] != 0x18 or raw[-1] >= 0x80:
+        return None
+    number = 0
+    shift = 0
+    for byte in raw[at + 2 :]:
+        number |= (byte & 0x7F) << shift
+        shift += 7
+    if shift > 70:
+        return None
+    return number - (1 << 64) if number >= 1 << 63 else number
 
 
 def _parse_simple(raw: bytes) -> tuple | None:

@@ -118,10 +118,9 @@ class ColumnBuffer:
     are appended with two ``extend`` calls instead of building a list of pairs.
     """
 
-    def __init__(self, table: str, types: dict[str, pa.DataType], *, batched: bool = False) -> None:
+    def __init__(self, table: str, types: dict[str, pa.DataType]) -> None:
         self.table = table
         self.types = types
-        self.batched = batched
         self.columns: dict[str, list] = {name: [] for name in types}
         self.attr_offsets: list[int] = [0]
         self.attr_keys: list[str] = []
@@ -139,8 +138,8 @@ class ColumnBuffer:
         del self.attr_keys[end:]
         del self.attr_values[end:]
 
-    def to_arrow(self, received_at_ns: int, ingest_batch: int = 0) -> pa.Table:
-        """Build the Arrow table of all rows, stamping ``received_at`` (and ``ingest_batch`` for a batched table)."""
+    def to_arrow(self) -> pa.Table:
+        """Build the Arrow table of all rows (``received_at`` and ``ingest_batch`` are added when appending)."""
         arrays = [pa.array(values, type=self.types[name]) for name, values in self.columns.items()]
         names = list(self.columns)
         arrays.append(
@@ -151,22 +150,17 @@ class ColumnBuffer:
             )
         )
         names.append("attributes")
-        arrays.append(pa.array([received_at_ns] * len(self), TIMESTAMP))
-        names.append("received_at")
-        if self.batched:
-            arrays.append(pa.array([ingest_batch] * len(self), pa.int64()))
-            names.append("ingest_batch")
         return pa.Table.from_arrays(arrays, names=names)
 
 
 def span_buffer() -> ColumnBuffer:
     """An empty buffer for ``span_data``."""
-    return ColumnBuffer("span_data", SPAN_COLUMNS, batched=True)
+    return ColumnBuffer("span_data", SPAN_COLUMNS)
 
 
 def log_buffer() -> ColumnBuffer:
     """An empty buffer for ``log_data``."""
-    return ColumnBuffer("log_data", LOG_COLUMNS, batched=True)
+    return ColumnBuffer("log_data", LOG_COLUMNS)
 
 
 def metric_buffer() -> ColumnBuffer:

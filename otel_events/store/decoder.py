@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from otel_events.store.attributes import PLAIN, STAMP, AttributeMemo
 from otel_events.store.classifier import ItemClassifier
 from otel_events.store.columns import ColumnBuffer, log_buffer, metric_buffer, span_buffer
-from otel_events.store.dedup import SeqDedup
 from otel_events.store.log_decode import append_logs
 from otel_events.store.metrics_decode import append_metrics
 from otel_events.store.otlp_classes import RAW_REQUEST_CLASSES
-from otel_events.store.registry import Registry
 from otel_events.store.span_decode import append_spans
 from otel_events.store.stamps import ATTR_CATEGORY, ATTR_CORRELATION_ID, ATTR_RULE, ATTR_SEQ, ATTR_STREAM_ID
+
+
+class ItemRegistry(Protocol):
+    """Resolves an item's resource and scope to references, and gives the values copied onto its row."""
+
+    def resource_id(self, resource_bytes: bytes, schema_url: str) -> int: ...
+
+    def scope_id(self, scope_bytes: bytes, schema_url: str) -> int: ...
+
+    def service_name(self, resource_id: int) -> str | None: ...
+
+    def scope_names(self, scope_id: int) -> tuple[str | None, str | None]: ...
 
 
 class UnknownSignalError(ValueError):
@@ -23,39 +34,34 @@ class UnknownSignalError(ValueError):
 class BatchDecoder:
     """Decodes the items of one ingest batch into column buffers for span_data, log_data, metric_point_data.
 
-    Items whose (stream_id, seq) is already stored or already in the batch are skipped and counted in
-    ``duplicates``.
+    Deduplication on (stream_id, seq) is not done here but when the rows are appended (writer.py), where the
+    stored pairs are known.
     """
 
-    def __init__(self, registry: Registry, dedup: SeqDedup, classifier: ItemClassifier) -> None:
+    def __init__(self, registry: ItemRegistry, classifier: ItemClassifier) -> None:
         self.registry = registry
-        self.dedup = dedup
         self.classifier = classifier
         self.memo = AttributeMemo()
         self.spans = span_buffer()
         self.logs = log_buffer()
         self.metrics = metric_buffer()
-        self.duplicates = 0
-        self._claimed: list[tuple[str, int]] = []
 
     def reset(self) -> None:
         """Empty the buffers for the next batch (the attribute memo is kept)."""
         self.spans = span_buffer()
         self.logs = log_buffer()
         self.metrics = metric_buffer()
-        self.duplicates = 0
 
     def add(self, signal: str, payload: bytes, tenant: str | None) -> int:
         """Decode one request into the buffers; returns the number of rows added.
 
-        On any error the buffers and the claimed dedup pairs are restored to their state before the call and the
-        error propagates (the caller dead-letters the item).
+        On any error the buffers are restored to their state before the call and the error propagates (the caller
+        dead-letters the item).
         """
         request_class = RAW_REQUEST_CLASSES.get(signal)
         if request_class is None:
             raise UnknownSignalError(f"unknown signal {signal!r} (expected traces, logs or metrics)")
-        marks = (len(self.spans), len(self.logs), len(self.metrics), self.duplicates)
-        self._claimed = []
+        marks = (len(self.spans), len(self.logs), len(self.metrics))
         try:
             request = request_class.FromString(payload)
             if signal == "traces":
@@ -68,23 +74,8 @@ class BatchDecoder:
             self.spans.truncate(marks[0])
             self.logs.truncate(marks[1])
             self.metrics.truncate(marks[2])
-            self.duplicates = marks[3]
-            for stream_id, seq in self._claimed:
-                self.dedup.release(stream_id, seq)
             raise
-        return len(self.spans) + len(self.logs) + len(self.metrics) - sum(marks[:3])
-
-    def claim(self, stamps: dict) -> bool:
-        """False (and counted) when the item's (stream_id, seq) is a duplicate; True otherwise."""
-        stream_id = stamps.get(ATTR_STREAM_ID)
-        seq = stamps.get(ATTR_SEQ)
-        if stream_id is None or seq is None:
-            return True
-        if self.dedup.claim(stream_id, seq):
-            self._claimed.append((stream_id, seq))
-            return True
-        self.duplicates += 1
-        return False
+        return len(self.spans) + len(self.logs) + len(self.metrics) - sum(marks)
 
     def decode_attributes(self, raw_attributes, *, strip_stamps: bool = True) -> tuple[dict, dict | None, dict | None]:
         """Decode an item's raw attributes: ``(values, types, stamps)``.

@@ -28,8 +28,6 @@ def append_logs(decoder: BatchDecoder, request, tenant: str | None) -> None:
             scope_name = registry.scope_names(scope_id)[0]
             for record in scope_logs.log_records:
                 values, types, stamps = decoder.decode_attributes(record.attributes)
-                if stamps is not None and not decoder.claim(stamps):
-                    continue
                 keep_orphan_rule(values, stamps)
                 if record.HasField("body"):
                     body, body_type = any_value_to_text(record.body)

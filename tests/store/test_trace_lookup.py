@@ -72,7 +72,7 @@ def test_text_that_is_not_a_trace_id_finds_nothing() -> None:
 
 
 def test_trace_batches_is_rewritten_sorted_and_lookups_still_work(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr("otel_events.store.store._SORT_TRACE_BATCHES_MIN", 1)
+    monkeypatch.setattr("otel_events.store.writer._SORT_TRACE_BATCHES_MIN", 1)
     with Store(tmp_path / "s.duckdb") as store:
         # each batch adds a row per trace it holds, at least a quarter of the sorted rows: rewritten every time
         _ingest_batches(store, 3)
