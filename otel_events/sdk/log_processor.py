@@ -82,14 +82,6 @@ class EventLogProcessor(LogRecordProcessor):
         """The classifier in use."""
         return self._classifier
 
-    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        """Stamp and scrub the record in place, then forward it to the downstream processor."""
-        try:
-            self._stamp(log_record)
-        except Exception:
-            self.guard.failed("on_emit")
-        self._next_on_emit(log_record)
-
     def enabled(
         self,
         *,
@@ -114,14 +106,20 @@ class EventLogProcessor(LogRecordProcessor):
         """Flush the downstream processor."""
         return self._next.force_flush(timeout_millis)
 
-    def _stamp(self, log_record: ReadWriteLogRecord) -> None:
-        # Inlined like the span fast path: each Python call costs ~2 % of a bare record (bench_sdk.py).
-        record = log_record.log_record
-        attributes = record.attributes
-        storage = getattr(attributes, "_dict", None)
-        if not isinstance(storage, dict):  # not the SDK's BoundedAttributes: work on a plain copy
-            storage = dict(attributes or {})
-            record.attributes = storage
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        """Stamp and scrub the record in place, then forward it to the downstream processor."""
+        # Inlined like the span fast path: each Python call costs ~1 % of a bare record (bench_sdk.py).
+        try:
+            record = log_record.log_record
+            attributes = record.attributes
+            storage = getattr(attributes, "_dict", None)
+            if storage.__class__ is not dict:  # not the SDK's BoundedAttributes: work on a plain copy
+                storage = dict(attributes or {})
+                record.attributes = storage
+        except Exception:
+            self.guard.failed("on_emit")
+            self._next_on_emit(log_record)
+            return
         stream = self._stream
         seq = stream.next_seq()
         category = correlation_id = None
@@ -178,6 +176,7 @@ class EventLogProcessor(LogRecordProcessor):
             storage[ATTR_RULE] = rule
         if correlation_id:
             storage[ATTR_CORRELATION_ID] = correlation_id
+        self._next_on_emit(log_record)
 
     def _scrubbed_body(self, body: object) -> object:
         clean = self._clean_bodies
