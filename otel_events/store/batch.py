@@ -8,6 +8,7 @@ file. ``Store.ingest`` is the two steps in one call.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -154,25 +155,29 @@ class BatchDecoding:
         )
 
 
-_PROCESS_DECODING: dict[int, BatchDecoding] = {}
+# One BatchDecoding per rules file in this process, so worker processes keep their classifier and memo warm.
+_PROCESS_DECODING: dict[str | None, BatchDecoding] = {}
 
 
-def decode_batch(items: list[IngestItem], classifier: ItemClassifier | None = None) -> DecodedBatch:
+def decode_batch(items: list[IngestItem], rules_file: str | os.PathLike[str] | None = None) -> DecodedBatch:
     """Decode and classify a batch of requests without a store (callable in a worker process).
 
-    The attribute memo is kept per process and classifier between calls: realistic attributes repeat, so later
-    batches decode faster.
+    Everything passed and returned is picklable. The classifier and the attribute memo are kept per process and
+    rules file between calls: realistic attribute values repeat, so later batches decode faster.
 
     Args:
         items: the requests.
-        classifier: for items without ``otel_events.category``; the packaged default rules when None.
+        rules_file: classification rules for items without ``otel_events.category`` (watched for changes);
+            the packaged default rules when None.
 
     Returns:
         The rows for ``Store.append_decoded``.
     """
-    decoding = _PROCESS_DECODING.get(id(classifier))
+    key = None if rules_file is None else os.fspath(rules_file)
+    decoding = _PROCESS_DECODING.get(key)
     if decoding is None:
-        if len(_PROCESS_DECODING) > 8:
-            _PROCESS_DECODING.clear()
-        decoding = _PROCESS_DECODING[id(classifier)] = BatchDecoding(classifier)
+        from otel_events.classify import Classifier
+
+        classifier = Classifier() if key is None else Classifier.from_file(key, watch=True)
+        decoding = _PROCESS_DECODING[key] = BatchDecoding(classifier)
     return decoding.decode(items)

@@ -52,6 +52,11 @@ class IntervalSet:
         starts[lo:hi] = [start]
         ends[lo:hi] = [end]
 
+    def overlaps(self, start: int, end: int) -> bool:
+        """True when some value of ``start..end`` (inclusive) is in the set."""
+        index = bisect.bisect_left(self.ends, start)
+        return index < len(self.starts) and self.starts[index] <= end
+
     def __len__(self) -> int:
         return len(self.starts)
 
@@ -87,12 +92,35 @@ class SeqDedup:
         """Give back a pair claimed by an item that is not stored after all."""
         self._pending.get(stream_id, set()).discard(seq)
 
+    def claim_new(self, stream_id: str, seqs: list[int]) -> bool:
+        """Claim all of ``seqs`` at once when none is stored, claimed or repeated; False (nothing claimed) else.
+
+        The common batch (an SDK's consecutive numbers, never seen) costs a set build instead of a claim per item.
+        """
+        if stream_id in self._pending:
+            return False
+        unique = set(seqs)
+        if len(unique) != len(seqs):
+            return False
+        stored = self._stored.get(stream_id)
+        if stored is not None and stored.overlaps(min(unique), max(unique)):
+            return False
+        self._pending[stream_id] = unique
+        return True
+
     def commit(self) -> None:
         """The claimed pairs are stored."""
         for stream_id, seqs in self._pending.items():
             intervals = self._stored.setdefault(stream_id, IntervalSet())
-            for seq in sorted(seqs):
-                intervals.add(seq)
+            ordered = sorted(seqs)
+            start = previous = ordered[0]
+            # one add_range per run of consecutive numbers (an SDK stream is one run per batch)
+            for seq in ordered[1:]:
+                if seq != previous + 1:
+                    intervals.add_range(start, previous)
+                    start = seq
+                previous = seq
+            intervals.add_range(start, previous)
         self._pending.clear()
 
     def rollback(self) -> None:

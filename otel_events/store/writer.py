@@ -135,13 +135,30 @@ class BatchWriter:
         streams = table["stream_id"]
         if streams.null_count == len(table):
             return table, 0
-        claim = self._dedup.claim
-        keep = [
-            stream is None or seq is None or claim(stream, seq)
-            for stream, seq in zip(streams.to_pylist(), table["seq"].to_pylist(), strict=True)
-        ]
-        skipped = keep.count(False)
-        return (table.filter(pa.array(keep)) if skipped else table), skipped
+        rows_by_stream: dict[str, list[int]] = {}
+        seqs_by_stream: dict[str, list[int]] = {}
+        for row, (stream, seq) in enumerate(zip(streams.to_pylist(), table["seq"].to_pylist(), strict=True)):
+            if stream is not None and seq is not None:
+                rows = rows_by_stream.get(stream)
+                if rows is None:
+                    rows_by_stream[stream] = [row]
+                    seqs_by_stream[stream] = [seq]
+                else:
+                    rows.append(row)
+                    seqs_by_stream[stream].append(seq)
+        dedup = self._dedup
+        dropped: list[int] = []
+        for stream, seqs in seqs_by_stream.items():
+            if not dedup.claim_new(stream, seqs):
+                dropped.extend(
+                    row for row, seq in zip(rows_by_stream[stream], seqs, strict=True) if not dedup.claim(stream, seq)
+                )
+        if not dropped:
+            return table, 0
+        keep = [True] * len(table)
+        for row in dropped:
+            keep[row] = False
+        return table.filter(pa.array(keep)), len(dropped)
 
     def _trace_batch_rows(self) -> int:
         return self._con.execute("SELECT count(*) FROM trace_batches").fetchone()[0]

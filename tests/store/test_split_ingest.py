@@ -67,3 +67,19 @@ def test_rows_that_cannot_be_stored_make_only_their_request_a_dead_letter() -> N
         assert (stats.spans, stats.dead_letters) == (3, 1)
         error = store.connection.execute("SELECT error FROM dead_letters").fetchone()[0]
         assert error.startswith("cannot store traces request")
+
+
+def test_a_worker_classifies_with_the_rules_file_it_is_given(tmp_path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[names]\n"GET /cart" = "user_activity"\n', encoding="utf-8")
+    items = [IngestItem("traces", trace_payload())]
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        with_rules = pool.submit(decode_batch, items, rules).result(timeout=60)
+        default = pool.submit(decode_batch, items).result(timeout=60)
+    with Store(":memory:") as store:
+        store.append_decoded(with_rules)
+        store.append_decoded(default)
+        rows = store.connection.execute(
+            "SELECT category::VARCHAR, rule FROM spans WHERE name = 'GET /cart' ORDER BY received_at, category"
+        ).fetchall()
+    assert sorted(rows) == [("system", "default"), ("user_activity", "name.exact")]
