@@ -47,3 +47,7 @@ class QueryError(OtelEventsError):
 
 class NotFoundError(OtelEventsError, LookupError):
     """A trace id, correlation id or other key names nothing in the store."""
+
+
+class ReplayError(OtelEventsError):
+    """A replay target refused a request permanently, or stayed unreachable through every retry."""
