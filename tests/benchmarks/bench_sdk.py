@@ -188,13 +188,19 @@ def print_table(title: str, rows: list[Row]) -> None:
 
 
 def span_variants(items: int, style: str) -> dict[str, Callable[[], float]]:
-    def event_processor(private: bool) -> EventSpanProcessor:
-        return EventSpanProcessor(NoOpSpanProcessor(), meter_provider=_meter_provider(), use_private_hook=private)
+    def event_processor(private: bool, baggage_correlation: bool = True) -> EventSpanProcessor:
+        return EventSpanProcessor(
+            NoOpSpanProcessor(),
+            meter_provider=_meter_provider(),
+            use_private_hook=private,
+            baggage_correlation=baggage_correlation,
+        )
 
     return {
         "no processor": span_workload(None, items, style),
         BARE: span_workload(NoOpSpanProcessor(), items, style),
         "EventSpanProcessor (private hook)": span_workload(event_processor(True), items, style),
+        "  same, baggage_correlation=False": span_workload(event_processor(True, False), items, style),
         "EventSpanProcessor (public-API fallback)": span_workload(event_processor(False), items, style),
     }
 

@@ -206,3 +206,17 @@ def test_direct_downstream_on_end_keeps_correlations_and_unsampled_spans_right()
     first, second = exporter.get_finished_spans()
     assert second.attributes["otel_events.correlation_id"] == "c-1"
     assert second.attributes["otel_events.seq"] == first.attributes["otel_events.seq"] + 1
+
+
+def test_without_baggage_correlation_only_attributes_carry_the_id() -> None:
+    tracer, exporter, _ = build(baggage_correlation=False)
+    token = context.attach(baggage.set_baggage("correlation.id", "c-bag"))
+    try:
+        tracer.start_span("a").end()
+        tracer.start_span("b", attributes={"correlation.id": "c-attr"}).end()
+    finally:
+        context.detach(token)
+    first, second = exporter.get_finished_spans()
+    assert "otel_events.correlation_id" not in first.attributes
+    assert second.attributes["otel_events.correlation_id"] == "c-attr"
+    assert first.attributes["otel_events.category"] == "system"
