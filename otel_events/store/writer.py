@@ -25,7 +25,7 @@ _SORT_TRACE_BATCHES_MIN = 250_000
 # Run on the just-inserted batch (see insert_arrow): which traces it holds (sql/migrations/003_lean_rows.sql).
 _TRACE_BATCHES_SQL = """
 INSERT INTO trace_batches
-SELECT DISTINCT CAST('0x' || substr(trace_id, 1, 16) AS UBIGINT), ingest_batch FROM {batch}
+SELECT DISTINCT CAST('0x' || substr(trace_id, 1, 8) AS UINTEGER), ingest_batch FROM {batch}
 WHERE trace_id IS NOT NULL
 """
 # Tables whose rows carry (stream_id, seq) and an ingest batch number.
