@@ -33,6 +33,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-message-size", type=_positive_int, metavar="BYTES", help="largest accepted request (default 16 MiB)"
     )
     serve.add_argument("--rules", type=Path, help="classification rules file for items that arrive unclassified")
+    serve.add_argument(
+        "--http", metavar="HOST:PORT", help="OTLP/HTTP listen address or 'none' (default 127.0.0.1:4318)"
+    )
+    serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM server certificate: serve TLS on both ports")
+    serve.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--tls-client-ca", type=Path, metavar="FILE", help="PEM CA of client certificates: require mutual TLS"
+    )
+    serve.add_argument(
+        "--tokens",
+        type=Path,
+        metavar="FILE",
+        help="bearer tokens, '<token> = <tenant>' lines or a TOML [tokens] table (else $OTEL_EVENTS_TOKENS)",
+    )
     serve.set_defaults(func=run_serve)
 
     status = subparsers.add_parser(
@@ -67,6 +81,11 @@ def run_serve(args: argparse.Namespace) -> int:
             "wal_dir": args.wal_dir,
             "max_message_size": args.max_message_size,
             "rules_file": args.rules,
+            "http_endpoint": args.http,
+            "tls_cert": args.tls_cert,
+            "tls_key": args.tls_key,
+            "tls_client_ca": args.tls_client_ca,
+            "tokens_file": args.tokens,
         },
         config_file=args.config,
     )
@@ -81,6 +100,8 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         ports = receiver.start()
         print(f"OTLP/gRPC listening on {config.grpc_host}:{ports.grpc}", flush=True)
+        if ports.http is not None:
+            print(f"OTLP/HTTP listening on {config.http_host}:{ports.http}", flush=True)
         # Wake up regularly so the signal handler runs promptly in the main thread.
         while not stop.wait(0.5):
             pass
@@ -111,6 +132,7 @@ def format_status_table(status: dict[str, object]) -> str:
     rows: list[tuple[str, object]] = [
         ("pid", status.get("pid")),
         ("OTLP/gRPC", status.get("grpc_endpoint")),
+        ("OTLP/HTTP", status.get("http_endpoint")),
         ("database", status.get("db_path")),
         ("WAL directory", status.get("wal_dir")),
         ("uptime", f"{status.get('uptime_seconds', 0):.0f} s"),

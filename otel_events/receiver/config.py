@@ -22,6 +22,8 @@ _logger = logging.getLogger(__name__)
 MIB = 1024 * 1024
 DEFAULT_DB_PATH = Path("otel_events.duckdb")
 DEFAULT_GRPC_ENDPOINT = "127.0.0.1:4317"
+DEFAULT_HTTP_ENDPOINT = "127.0.0.1:4318"
+HTTP_DISABLED = "none"
 DEFAULT_MAX_MESSAGE_SIZE = 16 * MIB
 
 
@@ -46,6 +48,12 @@ class ReceiverConfig:
         rules_file: classification rules for items that arrive unclassified; ``None`` uses the packaged rules.
         status_interval: seconds between rewrites of the status file read by ``otel-events status``.
         shutdown_timeout: seconds ``shutdown()`` waits for in-flight requests and the drain into DuckDB.
+        http_endpoint: ``HOST:PORT`` of the OTLP/HTTP listener, or ``"none"`` for no HTTP listener.
+        tls_cert: PEM server certificate chain; with ``tls_key`` both listeners serve TLS only.
+        tls_key: PEM private key of ``tls_cert``.
+        tls_client_ca: PEM CA certificates for client certificates; set means mutual TLS.
+        tokens_file: bearer tokens (``<token> = <tenant>`` lines or a TOML ``[tokens]`` table); without it the
+            ``OTEL_EVENTS_TOKENS`` variable is used, and without both every request is accepted without a tenant.
     """
 
     db_path: Path = DEFAULT_DB_PATH
@@ -60,6 +68,11 @@ class ReceiverConfig:
     rules_file: Path | None = None
     status_interval: float = 1.0
     shutdown_timeout: float = 60.0
+    http_endpoint: str = DEFAULT_HTTP_ENDPOINT
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    tokens_file: Path | None = None
 
     def validate(self) -> ReceiverConfig:
         """Check every value; returns ``self`` so calls chain.
@@ -91,7 +104,28 @@ class ReceiverConfig:
             raise ConfigError(f"status interval must be positive, got {self.status_interval}")
         if self.shutdown_timeout <= 0:
             raise ConfigError(f"shutdown timeout must be positive, got {self.shutdown_timeout}")
+        if self.http_enabled:
+            parse_endpoint(self.http_endpoint)
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("TLS needs both a certificate and a key (--tls-cert and --tls-key)")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ConfigError("a TLS client CA (mutual TLS) needs a server certificate and key as well")
         return self
+
+    @property
+    def http_enabled(self) -> bool:
+        """Whether the OTLP/HTTP listener runs (``http_endpoint`` is not ``"none"``)."""
+        return self.http_endpoint.strip().lower() != HTTP_DISABLED
+
+    @property
+    def http_host(self) -> str:
+        """Host part of ``http_endpoint``."""
+        return parse_endpoint(self.http_endpoint)[0]
+
+    @property
+    def http_port(self) -> int:
+        """Port part of ``http_endpoint`` (0 means any free port)."""
+        return parse_endpoint(self.http_endpoint)[1]
 
     @property
     def resolved_wal_dir(self) -> Path:
@@ -140,6 +174,11 @@ _FIELD_TYPES: dict[str, type] = {
     "rules_file": Path,
     "status_interval": float,
     "shutdown_timeout": float,
+    "http_endpoint": str,
+    "tls_cert": Path,
+    "tls_key": Path,
+    "tls_client_ca": Path,
+    "tokens_file": Path,
 }
 
 # TOML keys (``[receiver]`` table) -> field names; the short names match the command-line flags.
@@ -156,6 +195,11 @@ _TOML_KEYS: dict[str, str] = {
     "rules_file": "rules_file",
     "status_interval": "status_interval",
     "shutdown_timeout": "shutdown_timeout",
+    "http": "http_endpoint",
+    "tls_cert": "tls_cert",
+    "tls_key": "tls_key",
+    "tls_client_ca": "tls_client_ca",
+    "tokens": "tokens_file",
 }
 
 _ENV_KEYS: dict[str, str] = {
@@ -164,6 +208,7 @@ _ENV_KEYS: dict[str, str] = {
     environment.OTEL_EVENTS_WAL_DIR: "wal_dir",
     environment.OTEL_EVENTS_MAX_MESSAGE_SIZE: "max_message_size",
     environment.OTEL_EVENTS_WAL_MAX_BYTES: "wal_max_bytes",
+    environment.OTEL_EVENTS_HTTP_ENDPOINT: "http_endpoint",
 }
 
 
@@ -223,7 +268,7 @@ def read_environment(environ: Mapping[str, str]) -> dict[str, object]:
             continue
         try:
             value = _coerce(name, text, f"environment variable {variable}")
-            if name == "grpc_endpoint":
+            if name == "grpc_endpoint" or (name == "http_endpoint" and str(value).lower() != HTTP_DISABLED):
                 parse_endpoint(str(value))
         except ConfigError as exc:
             _logger.warning("ignoring environment variable %s: %s; using the default", variable, exc)

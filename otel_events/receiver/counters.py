@@ -15,6 +15,8 @@ class RejectReason(StrEnum):
     INVALID_ITEM = "invalid_item"  # e.g. a wrong id length: partial_success
     OVER_BUDGET = "over_budget"  # WAL budget exhausted: RESOURCE_EXHAUSTED
     UNAVAILABLE = "unavailable"  # shutting down or the WAL write failed: UNAVAILABLE
+    UNAUTHENTICATED = "unauthenticated"  # missing or wrong bearer token: UNAUTHENTICATED / HTTP 401
+    TOO_LARGE = "too_large"  # an OTLP/HTTP body past the max message size: HTTP 413
 
 
 class ReceiverCounters:

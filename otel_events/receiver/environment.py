@@ -20,3 +20,10 @@ OTEL_EVENTS_MAX_MESSAGE_SIZE = "OTEL_EVENTS_MAX_MESSAGE_SIZE"
 
 OTEL_EVENTS_WAL_MAX_BYTES = "OTEL_EVENTS_WAL_MAX_BYTES"
 """WAL budget in bytes not yet stored in DuckDB; past it requests get RESOURCE_EXHAUSTED with a retry delay."""
+
+OTEL_EVENTS_HTTP_ENDPOINT = "OTEL_EVENTS_HTTP_ENDPOINT"
+"""``HOST:PORT`` the OTLP/HTTP listener binds (default ``127.0.0.1:4318``; ``none`` turns it off)."""
+
+OTEL_EVENTS_TOKENS = "OTEL_EVENTS_TOKENS"
+"""Bearer tokens as comma-separated ``<tenant>:<token>`` pairs, used when no tokens file is configured.
+A malformed value stops the receiver from starting (falling back would switch authentication off)."""

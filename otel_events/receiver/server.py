@@ -17,8 +17,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from otel_events.errors import ReceiverError
 from otel_events.receiver.config import ReceiverConfig
 from otel_events.receiver.counters import ReceiverCounters
+from otel_events.receiver.http import OtlpHttpServer
+from otel_events.receiver.intake import ExportIntake, RequestValidator
 from otel_events.receiver.pipeline import IngestPipeline
-from otel_events.receiver.servicers import RequestValidator, build_handlers
+from otel_events.receiver.security import TlsFiles, load_authenticator
+from otel_events.receiver.servicers import build_handlers
 from otel_events.receiver.signals import SERVICES
 from otel_events.receiver.sink import RecordSink
 from otel_events.receiver.status import StatusWriter
@@ -44,9 +47,11 @@ class BoundPorts:
 
     Attributes:
         grpc: the OTLP/gRPC port.
+        http: the OTLP/HTTP port, ``None`` when HTTP is off.
     """
 
     grpc: int
+    http: int | None = None
 
 
 def _store_sink(config: ReceiverConfig) -> RecordSink:
@@ -92,6 +97,7 @@ class Receiver:
         self._pipeline: IngestPipeline | None = None
         self._status: StatusWriter | None = None
         self._server: grpc.Server | None = None
+        self._http: OtlpHttpServer | None = None
         self._health: health.HealthServicer | None = None
         self._ports: BoundPorts | None = None
         self._stopped = threading.Event()
@@ -162,6 +168,7 @@ class Receiver:
             db_path=str(self.config.db_path.resolve()),
             wal_dir=str(self.config.resolved_wal_dir.resolve()),
             grpc_endpoint=f"{self.config.grpc_host}:{self._ports.grpc}" if self._ports else None,
+            http_endpoint=f"{self.config.http_host}:{self._ports.http}" if self._ports and self._ports.http else None,
             wal_bytes=wal.disk_bytes if wal else 0,
             wal_durable_lsn=wal.durable_lsn if wal else 0,
             stored_lsn=pipeline.stored_lsn if pipeline else 0,
@@ -174,15 +181,22 @@ class Receiver:
     def _open(self) -> BoundPorts:
         config = self.config
         validate = self._validate or _store_validator()
+        # Security settings are checked first: a bad tokens or certificate file opens nothing.
+        authenticator = load_authenticator(config.tokens_file)
+        tls = TlsFiles(config.tls_cert, config.tls_key, config.tls_client_ca) if config.tls_cert else None
+        http_tls = tls.server_context() if tls else None
         self._sink = self._sink_factory(config)
         stored_lsn = self._sink.wal_position() or 0
         self._wal = WriteAheadLog(config.resolved_wal_dir, segment_bytes=config.wal_segment_bytes)
         self._wal.open(stored_lsn)
         self._pipeline = IngestPipeline(self._wal, self._sink, self.counters, batch_max_bytes=config.batch_max_bytes)
         self._pipeline.start(stored_lsn)
+        intake = ExportIntake(
+            self._wal, validate, self.counters, wal_max_bytes=config.wal_max_bytes, authenticator=authenticator
+        )
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=config.grpc_workers, thread_name_prefix="otel-events-grpc"),
-            handlers=build_handlers(self._wal, validate, self.counters, wal_max_bytes=config.wal_max_bytes),
+            handlers=build_handlers(intake),
             options=[
                 ("grpc.max_receive_message_length", config.max_message_size),
                 # Refuse a port another process listens on instead of silently sharing it.
@@ -191,19 +205,34 @@ class Receiver:
         )
         self._health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        self._ports = BoundPorts(grpc=self._bind(self._server))
+        grpc_port = self._bind(self._server, tls)
+        if config.http_enabled:
+            self._http = OtlpHttpServer(
+                config.http_host,
+                config.http_port,
+                intake,
+                self.counters,
+                max_body_bytes=config.max_message_size,
+                tls=http_tls,
+            )
+        self._ports = BoundPorts(grpc=grpc_port, http=self._http.port if self._http else None)
         self._server.start()
+        if self._http is not None:
+            self._http.start()
         for name in ("", *(service.service_name for service in SERVICES)):
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._status = StatusWriter(config.resolved_wal_dir, self.status, config.status_interval)
         self._status.start()
         return self._ports
 
-    def _bind(self, server: grpc.Server) -> int:
+    def _bind(self, server: grpc.Server, tls: TlsFiles | None) -> int:
         host, port = self.config.grpc_host, self.config.grpc_port
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
-            bound = server.add_insecure_port(address)
+            if tls is not None:
+                bound = server.add_secure_port(address, tls.grpc_credentials())
+            else:
+                bound = server.add_insecure_port(address)
         except RuntimeError as exc:
             raise ReceiverError(f"cannot listen on {address}: {exc}") from None
         if bound == 0:
@@ -214,6 +243,8 @@ class Receiver:
         """Tear down in dependency order; every step tolerates the parts that never opened."""
         if self._health is not None:
             self._health.enter_graceful_shutdown()
+        if self._http is not None:
+            self._http.shutdown()
         if self._server is not None:
             self._server.stop(_GRPC_GRACE_SECONDS).wait()
         drained = True

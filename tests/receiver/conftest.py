@@ -80,7 +80,12 @@ def make_receiver(tmp_path: Path) -> Iterator[ReceiverFactory]:
     started: list[Receiver] = []
 
     def factory(*, sink: MemorySink | None = None, validate=None, **overrides: object) -> Receiver:
-        fields = {"db_path": tmp_path / "store.duckdb", "grpc_endpoint": "127.0.0.1:0", **overrides}
+        fields = {
+            "db_path": tmp_path / "store.duckdb",
+            "grpc_endpoint": "127.0.0.1:0",
+            "http_endpoint": "127.0.0.1:0",
+            **overrides,
+        }
         kwargs: dict[str, object] = {}
         if sink is not None:
             kwargs["sink_factory"] = lambda _config: sink

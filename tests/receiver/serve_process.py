@@ -13,6 +13,11 @@ from pathlib import Path
 READY = re.compile(r"OTLP/gRPC listening on (?P<host>[^\s]+):(?P<port>\d+)$")
 
 
+def _http_default(extra: tuple[str, ...]) -> tuple[str, ...]:
+    """A free OTLP/HTTP port unless the test chose one: parallel test runs must not compete for 4318."""
+    return () if "--http" in extra else ("--http", "127.0.0.1:0")
+
+
 class ServeProcess:
     """``python -m otel_events.cli serve --db DB --grpc 127.0.0.1:0``; stderr goes to a log file next to the DB."""
 
@@ -20,7 +25,11 @@ class ServeProcess:
         self.log_path = db_path.with_suffix(".serve.log")
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "otel_events.cli", "serve", "--db", str(db_path), "--grpc", "127.0.0.1:0", *extra],
+            [
+                *(sys.executable, "-m", "otel_events.cli", "serve", "--db", str(db_path), "--grpc", "127.0.0.1:0"),
+                *_http_default(extra),
+                *extra,
+            ],
             stdout=subprocess.PIPE,
             stderr=self._log,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -27,7 +27,9 @@ def test_start_returns_the_bound_port_and_is_idempotent(make_receiver) -> None:
 
 
 def test_shutdown_is_safe_twice_and_before_start(tmp_path: Path) -> None:
-    receiver = Receiver(ReceiverConfig(db_path=tmp_path / "x.duckdb", grpc_endpoint="127.0.0.1:0"))
+    receiver = Receiver(
+        ReceiverConfig(db_path=tmp_path / "x.duckdb", grpc_endpoint="127.0.0.1:0", http_endpoint="127.0.0.1:0")
+    )
     assert receiver.shutdown() is True
     assert receiver.shutdown() is True
     with pytest.raises(ReceiverError, match="cannot be restarted"):
@@ -161,7 +163,9 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         receiver = Receiver(
-            ReceiverConfig(db_path=tmp_path / "x.duckdb", grpc_endpoint=f"127.0.0.1:{port}"),
+            ReceiverConfig(
+                db_path=tmp_path / "x.duckdb", grpc_endpoint=f"127.0.0.1:{port}", http_endpoint="127.0.0.1:0"
+            ),
             sink_factory=lambda _config: MemorySink(),
             validate=lambda signal, payload: None,  # never called
         )
@@ -169,7 +173,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
             receiver.start()
     # Everything opened before the failure was closed again: the WAL directory is free.
     again = Receiver(
-        ReceiverConfig(db_path=tmp_path / "x.duckdb", grpc_endpoint="127.0.0.1:0"),
+        ReceiverConfig(db_path=tmp_path / "x.duckdb", grpc_endpoint="127.0.0.1:0", http_endpoint="127.0.0.1:0"),
         sink_factory=lambda _config: MemorySink(),
         validate=lambda signal, payload: None,
     )
