@@ -17,6 +17,7 @@ from otel_events.errors import OtelEventsError
 COMMAND_MODULES = (
     "otel_events.receiver.commands",
     "otel_events.store.commands",
+    "otel_events.store.dead_letter_commands",
     "otel_events.analyze.commands",
 )
 
