@@ -1,6 +1,7 @@
 """Store benchmark: validate_request, decode + Arrow + DuckDB append, bytes on disk per span, trace_id lookup.
 
-Run: ``python tests/benchmarks/bench_store.py [--spans N] [--batch-requests K]``. Prints a table of medians.
+Run: ``python tests/benchmarks/bench_store.py [--spans N] [--batch-requests K] [--workers W]``, or
+``--query-db PATH`` to time only the queries on an existing store. Prints a table of medians.
 Workload: pre-serialized requests of 512 realistic spans (5 services, 50 operation names, traces of ~10 spans,
 10 attributes with a mix of low- and high-cardinality values, stamped by the otel_events SDK processor).
 """
@@ -150,7 +151,13 @@ def main() -> None:
     # commit, a smaller batch goes through DuckDB's own WAL first and is written twice.
     parser.add_argument("--batch-requests", type=int, default=240, help="requests per Store.ingest call")
     parser.add_argument("--workers", type=int, default=2, help="decode processes for the pipelined figure")
+    parser.add_argument("--query-db", type=Path, help="only time the queries, on this existing store (e.g. 10M spans)")
     args = parser.parse_args()
+    if args.query_db is not None:
+        with Store(args.query_db, read_only=True) as store:
+            spans = store.connection.execute("SELECT count(*) FROM span_data").fetchone()[0]
+            _print_table([(f"{name} ({spans:,} spans)", value) for name, value in measure_queries(store.connection)])
+        return
 
     sample = make_requests(50 * SPANS_PER_REQUEST, seed=1)
     sample_spans = len(sample) * SPANS_PER_REQUEST
@@ -206,6 +213,10 @@ def main() -> None:
         figures.extend(measure_queries(store.connection))
         store.close()
 
+    _print_table(figures)
+
+
+def _print_table(figures: list[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in figures)
     for name, value in figures:
         print(f"{name:<{width}}  {value}")
