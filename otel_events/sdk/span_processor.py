@@ -127,16 +127,17 @@ class EventSpanProcessor(SpanProcessor):
             # One C call and one ``in`` test when there is no baggage: this runs on every span start.
             ctx = parent_context if parent_context is not None else self._current_context()
             if BAGGAGE_CONTEXT_KEY in ctx:
-                self._remember_correlation(span, ctx[BAGGAGE_CONTEXT_KEY])
+                entries = ctx[BAGGAGE_CONTEXT_KEY]
+                correlation_id = entries.get(self._correlation_key) if entries else None
+                pending = self._pending
+                if correlation_id and len(pending) < _MAX_PENDING_CORRELATIONS:
+                    # The span id by tuple position on the verified layout: the two properties are two calls.
+                    span_id = span._context[_SPAN_ID] if self.uses_private_hook else span.context.span_id  # type: ignore[attr-defined]
+                    pending[span_id] = correlation_id if correlation_id.__class__ is str else str(correlation_id)
         except Exception:
             self.guard.failed("on_start")
         if self._next_on_start is not None:
             self._next_on_start(span, parent_context=parent_context)
-
-    def _remember_correlation(self, span: Span, entries: Mapping[str, object]) -> None:
-        correlation_id = entries.get(self._correlation_key) if entries else None
-        if correlation_id and len(self._pending) < _MAX_PENDING_CORRELATIONS:
-            self._pending[span.context.span_id] = str(correlation_id)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Forward the span; on the public-API path (or if ``_on_ending`` was bypassed) stamp a copy first."""
