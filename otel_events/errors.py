@@ -45,6 +45,14 @@ class QueryError(OtelEventsError):
     """An analysis query was refused by DuckDB at run time (e.g. a regular expression it cannot compile)."""
 
 
+class ReadOnlyQueryError(QueryError, ValueError):
+    """A statement sent to the receiver's query API could write, or reaches beyond what the caller may read."""
+
+
+class RemoteError(OtelEventsError):
+    """The receiver's query API refused a call or could not be reached."""
+
+
 class NotFoundError(OtelEventsError, LookupError):
     """A trace id, correlation id or other key names nothing in the store."""
 
