@@ -8,6 +8,7 @@ file. ``Store.ingest`` is the two steps in one call.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass, field
 
@@ -115,6 +116,10 @@ class BatchDecoding:
         """Decode and classify ``items``; a request that fails to decode or convert is recorded in ``errors``."""
         items = list(items)
         errors: dict[int, str] = {}
+        # The decoder allocates a few container objects per item, none of them cyclic: with the cyclic garbage
+        # collector running, its passes over the growing buffers cost ~5 of ~17 µs per span (bench_store.py).
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             return self._decode(items, errors)
         except Exception:
@@ -126,6 +131,9 @@ class BatchDecoding:
                     except Exception as exc:
                         errors[index] = f"cannot store {item.signal} request: {type(exc).__name__}: {exc}"
             return self._decode(items, errors)
+        finally:
+            if collecting:
+                gc.enable()
 
     def _decode(self, items: list[IngestItem], errors: dict[int, str]) -> DecodedBatch:
         """Decode the items not yet in ``errors``, adding those that fail to decode."""

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 SPAN_KINDS = ("internal", "internal", "server", "client", "producer", "consumer")
 STATUS_CODES = ("unset", "ok", "error")
 _STATUS_ERROR = 2
+# The events/links of a span that has none: one shared empty sequence instead of a new list per span.
+_NONE: tuple = ()
 
 
 def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
@@ -74,7 +76,7 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
                 if raw_events:
                     events, events_extra, exception_event = _events(decoder, raw_events)
                 else:
-                    events, events_extra, exception_event = [], None, False
+                    events, events_extra, exception_event = _NONE, None, False
                 if stamps is not None and ATTR_CATEGORY in stamps:
                     add_category(stamps[ATTR_CATEGORY])
                     add_rule(stamps.get(ATTR_RULE))
@@ -118,7 +120,7 @@ def append_spans(decoder: BatchDecoder, request, tenant: str | None) -> None:
                     add_links(links)
                     add_links_extra(links_extra)
                 else:
-                    add_links([])
+                    add_links(_NONE)
                     add_links_extra(None)
                 add_dropped_links(span.dropped_links_count)
             # the same on every span of the scope: one extend per column instead of an append per span
