@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -271,8 +272,6 @@ class RetentionWorker:
 
     def run_once(self) -> RetentionReport | None:
         """One retention run; errors are logged and counted, never raised (the next run tries again)."""
-        import time
-
         con = self._connect()
         try:
             report = apply_retention(con, self.policy, stop=self._stop)
