@@ -69,7 +69,6 @@ class OtlpRequestHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"  # keep-alive: exporters reuse one connection
     server_version = "otel-events"
-    sys_version = ""
     # Seconds a connection may stay silent (idle between requests or stalled mid-body) before it is closed.
     timeout = 30.0
     intake: ExportIntake
@@ -188,6 +187,10 @@ class OtlpRequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.send_header("Connection", "close")
         self.end_headers()
+
+    def version_string(self) -> str:
+        """The ``Server`` header: the product name only."""
+        return self.server_version
 
     def log_message(self, format: str, *args: object) -> None:
         """Access lines go to the debug log (request line and status only: headers, and so tokens, never)."""

@@ -65,14 +65,14 @@ def message_to_json(message: Message) -> bytes:
 def _id_owners(signal: Signal, document: dict) -> Iterator[tuple[dict, str]]:
     """Every object that can hold trace/span ids, with a readable path for error messages."""
     if signal is Signal.TRACES:
-        for path, span in _items(document, ("resourceSpans", "scopeSpans", "spans")):
+        for span, path in _items(document, ("resourceSpans", "scopeSpans", "spans")):
             yield span, path
             for index, link in enumerate(_list(span, "links")):
                 yield link, f"{path}.links[{index}]"
     elif signal is Signal.LOGS:
         yield from _items(document, ("resourceLogs", "scopeLogs", "logRecords"))
     else:
-        for path, metric in _items(document, ("resourceMetrics", "scopeMetrics", "metrics")):
+        for metric, path in _items(document, ("resourceMetrics", "scopeMetrics", "metrics")):
             for kind in _DATA_KINDS:
                 data = metric.get(kind)
                 if not isinstance(data, dict):
@@ -82,12 +82,12 @@ def _id_owners(signal: Signal, document: dict) -> Iterator[tuple[dict, str]]:
                         yield exemplar, f"{path}.{kind}.dataPoints[{index}].exemplars[{number}]"
 
 
-def _items(document: dict, levels: tuple[str, str, str]) -> Iterator[tuple[str, dict]]:
+def _items(document: dict, levels: tuple[str, str, str]) -> Iterator[tuple[dict, str]]:
     resource_key, scope_key, item_key = levels
     for r, resource in enumerate(_list(document, resource_key)):
         for s, scope in enumerate(_list(resource, scope_key)):
             for i, item in enumerate(_list(scope, item_key)):
-                yield f"{resource_key}[{r}].{scope_key}[{s}].{item_key}[{i}]", item
+                yield item, f"{resource_key}[{r}].{scope_key}[{s}].{item_key}[{i}]"
 
 
 def _list(owner: object, camel_key: str) -> list[dict]:
