@@ -12,16 +12,28 @@ How it measures, so that one number can be trusted on a machine shared with othe
   shows the median of those paired ratios with their interquartile range, plus the median added µs.
 
 Target (issue 2): EventSpanProcessor ≤ 1.10 x the bare SDK path per span.
+
+``--instructions`` counts instructions instead (needs valgrind; ~2 minutes): each workload runs in its own
+process under ``valgrind --tool=cachegrind`` with 1,000 and 3,000 items, and the difference per item is
+reported. Ratios repeat within ~0.5 % whatever else the machine does (random span ids and addresses
+move the counts a little), so they settle differences that CPU time on a shared machine cannot; they do not
+see cache misses, which CPU time does.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from opentelemetry import baggage, context
@@ -205,11 +217,84 @@ def span_variants(items: int, style: str) -> dict[str, Callable[[], float]]:
     }
 
 
+INSTRUCTION_WORKLOADS = (
+    ("spans, start_as_current_span", "current"),
+    ("spans, start_span().end()", "minimal"),
+    ("spans under a baggage correlation id", "baggage"),
+    ("log records", "log"),
+)
+_I_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def run_once(workload: str, processor: str, items: int) -> None:
+    """One workload in this process (the unit ``--instructions`` counts); ``processor`` is bare or event."""
+    event = processor == "event"
+    if workload == "log":
+        log_processor = EventLogProcessor(NoOpLogProcessor(), meter_provider=_meter_provider()) if event else None
+        log_workload(log_processor or NoOpLogProcessor(), items)()
+        return
+    span_processor = (
+        EventSpanProcessor(NoOpSpanProcessor(), meter_provider=_meter_provider(), use_private_hook=True)
+        if event
+        else NoOpSpanProcessor()
+    )
+    span_workload(span_processor, items, workload)()
+
+
+def count_instructions(workload: str, processor: str, items: int) -> int:
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--run-once",
+        workload,
+        processor,
+        str(items),
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same hash layout, so the same work, in every run
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    match = _I_REFS.search(result.stderr)
+    if match is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{result.stderr[-2000:]}")
+    return int(match.group(1).replace(",", ""))
+
+
+def print_instructions() -> None:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind on the PATH")
+    small, large = 1_000, 3_000
+    print(f"Instructions per item (cachegrind; {large} minus {small} items, so start-up cancels out)")
+    header = f"{'workload':<40} {'bare SDK path':>14} {'with processor':>15} {'x bare':>7}"
+    print(header)
+    print("-" * len(header))
+    runs = [(w, p, n) for _, w in INSTRUCTION_WORKLOADS for p in ("bare", "event") for n in (small, large)]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two valgrind processes: the machine's two cores
+        counts = dict(zip(runs, pool.map(lambda run: count_instructions(*run), runs), strict=True))
+    for label, workload in INSTRUCTION_WORKLOADS:
+        bare, event = (
+            (counts[workload, processor, large] - counts[workload, processor, small]) / (large - small)
+            for processor in ("bare", "event")
+        )
+        print(f"{label:<40} {bare:>14,.0f} {event:>15,.0f} {event / bare:>7.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=3_000, help="items per variant per repetition")
     parser.add_argument("--repetitions", type=int, default=31)
+    parser.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead")
+    parser.add_argument("--run-once", nargs=3, metavar=("WORKLOAD", "PROCESSOR", "ITEMS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run_once:
+        workload, processor, count = args.run_once
+        run_once(workload, processor, int(count))
+        return
+    if args.instructions:
+        print_instructions()
+        return
     items, reps = args.items, args.repetitions
 
     print(
