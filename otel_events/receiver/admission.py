@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from google.protobuf.message import DecodeError
+
 from otel_events.classify import Category
 from otel_events.receiver.item_categories import ItemCategories, ItemClassifier
 from otel_events.store.otlp_classes import RAW_REQUEST_CLASSES
@@ -179,14 +181,19 @@ class AdmissionControl:
             raise ValueError(f"unknown signal {signal!r} (expected traces, logs or metrics)")
         pressure = self.pressure()
         if pressure < self._policy.lowest:
-            count = items if items is not None else self._categories.count(signal, payload)
+            count = items if items is not None else self._count(signal, payload)
             return self._within_wal_budget(Admission(payload, count, {}, None, pressure))
         if pressure >= self._policy.full:
             return self._refuse(pressure)
         refused = self._policy.refused_categories(pressure)
-        outcome = self._categories.remove(signal, payload, refused)
-        if not outcome.removed:
-            return self._within_wal_budget(Admission(payload, outcome.kept, {}, None, pressure))
+        try:
+            outcome = self._categories.remove(signal, payload, refused)
+        except DecodeError:
+            # Not a request this receiver can sort (validation let it through): it is written unsorted.
+            outcome = None
+        if outcome is None or not outcome.removed:
+            count = items if items is not None else (outcome.kept if outcome else 0)
+            return self._within_wal_budget(Admission(payload, count, {}, None, pressure))
         # Listed in shedding order: debug first.
         ordered = sorted(outcome.removed.items(), key=lambda pair: self._policy.thresholds[pair[0]])
         by_category = {category.value: count for category, count in ordered}
@@ -221,20 +228,29 @@ class AdmissionControl:
 
     # -- internals --------------------------------------------------------------------------------------------
 
+    def _count(self, signal: str, payload: bytes) -> int:
+        try:
+            return self._categories.count(signal, payload)
+        except DecodeError:
+            return 0
+
     def _count_shed(self, by_category: Mapping[str, int]) -> None:
         with self._lock:
             self._shed.update(by_category)
 
     def _within_wal_budget(self, admission: Admission) -> Admission:
         # Even below full pressure, one large request must not push the WAL past its budget.
-        if admission.accepted and self._wal_bytes() + len(admission.payload) > self._wal_max_bytes:
+        if admission.payload and self._wal_bytes() + len(admission.payload) > self._wal_max_bytes:
             return self._refuse(admission.pressure)
         return admission
 
     def _refuse(self, pressure: float, detail: str = "", by_category: Mapping[str, int] | None = None) -> Admission:
         with self._lock:
             self._refused_requests += 1
-        reason = "the receiver's write-ahead log or memory budget is used up while the store catches up"
+        if self._inflight_bytes / self._inflight_max_bytes > self._wal_bytes() / self._wal_max_bytes:
+            reason = "the receiver's memory budget for requests in flight is used up"
+        else:
+            reason = "the receiver's write-ahead log is full while the store catches up"
         if detail:
             reason = f"receiver under load ({pressure:.0%} of its budget): {detail}"
         message = f"{reason}; retry in {self._retry_after:g} s"

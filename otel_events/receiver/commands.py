@@ -34,6 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--rules", type=Path, help="classification rules file for items that arrive unclassified")
     serve.add_argument(
+        "--wal-max-bytes",
+        type=_positive_int,
+        metavar="BYTES",
+        help="WAL budget not yet stored in DuckDB; filling it sheds debug, then system, ... (default 2 GiB)",
+    )
+    serve.add_argument(
+        "--inflight-max-bytes",
+        type=_positive_int,
+        metavar="BYTES",
+        help="memory budget of requests handled at once; sheds like the WAL budget (default 256 MiB)",
+    )
+    serve.add_argument(
         "--http", metavar="HOST:PORT", help="OTLP/HTTP listen address or 'none' (default 127.0.0.1:4318)"
     )
     serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM server certificate: serve TLS on both ports")
@@ -81,6 +93,8 @@ def run_serve(args: argparse.Namespace) -> int:
             "wal_dir": args.wal_dir,
             "max_message_size": args.max_message_size,
             "rules_file": args.rules,
+            "wal_max_bytes": args.wal_max_bytes,
+            "inflight_max_bytes": args.inflight_max_bytes,
             "http_endpoint": args.http,
             "tls_cert": args.tls_cert,
             "tls_key": args.tls_key,
@@ -140,6 +154,9 @@ def format_status_table(status: dict[str, object]) -> str:
         ("received items", status.get("received_items")),
         ("stored items", status.get("stored_items")),
         *((f"rejected: {reason}", count) for reason, count in dict(rejected).items()),
+        ("pressure", _percent(status.get("pressure"))),
+        ("in-flight bytes", status.get("inflight_bytes")),
+        *((f"shed: {category}", count) for category, count in dict(status.get("shed") or {}).items()),
         ("WAL bytes", status.get("wal_bytes")),
         ("queue depth (requests)", status.get("queue_depth")),
         ("store latency p50", _milliseconds(status.get("store_latency_p50_ms"))),
@@ -148,6 +165,10 @@ def format_status_table(status: dict[str, object]) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {'-' if value is None else value}" for name, value in rows)
+
+
+def _percent(value: object) -> str | None:
+    return None if value is None else f"{float(value):.0%}"  # type: ignore[arg-type]
 
 
 def _milliseconds(value: object) -> str | None:

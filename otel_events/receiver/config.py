@@ -39,7 +39,11 @@ class ReceiverConfig:
         wal_segment_bytes: a WAL segment is closed and a new one started past this size; stored segments are
             deleted whole, so smaller segments free disk sooner.
         wal_max_bytes: budget of WAL bytes not yet stored in DuckDB; past it requests are refused with
-            ``RESOURCE_EXHAUSTED`` and a retry delay so exporters back off.
+            ``RESOURCE_EXHAUSTED`` and a retry delay so exporters back off. Filling it also sheds low-priority
+            items first (``otel_events.receiver.admission``: debug from 50 %, system from 70 %, the rest but
+            critical from 85 %).
+        inflight_max_bytes: memory budget of request bytes being handled at once; shares the shedding thresholds
+            with the WAL budget (pressure is the fuller of the two).
         batch_max_bytes: the pipeline hands the store batches of up to this many payload bytes (PERF-NOTES:
             large DuckDB commits are several times faster than small ones).
         store_memory_mib: DuckDB memory limit; without it DuckDB's buffer pool grows towards 80% of the machine's
@@ -62,6 +66,7 @@ class ReceiverConfig:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     wal_segment_bytes: int = 64 * MIB
     wal_max_bytes: int = 2048 * MIB
+    inflight_max_bytes: int = 256 * MIB
     batch_max_bytes: int = 8 * MIB
     store_memory_mib: int = 128
     grpc_workers: int = 32
@@ -92,6 +97,12 @@ class ReceiverConfig:
         if self.wal_max_bytes < self.max_message_size:
             raise ConfigError(
                 f"WAL budget ({self.wal_max_bytes} bytes) must be at least the max message size "
+                f"({self.max_message_size})"
+            )
+        if self.inflight_max_bytes < 2 * self.max_message_size:
+            # One request of the largest size alone must not put the receiver past its shedding thresholds.
+            raise ConfigError(
+                f"in-flight budget ({self.inflight_max_bytes} bytes) must be at least twice the max message size "
                 f"({self.max_message_size})"
             )
         if self.batch_max_bytes < 1:
@@ -168,6 +179,7 @@ _FIELD_TYPES: dict[str, type] = {
     "max_message_size": int,
     "wal_segment_bytes": int,
     "wal_max_bytes": int,
+    "inflight_max_bytes": int,
     "batch_max_bytes": int,
     "store_memory_mib": int,
     "grpc_workers": int,
@@ -189,6 +201,7 @@ _TOML_KEYS: dict[str, str] = {
     "max_message_size": "max_message_size",
     "wal_segment_bytes": "wal_segment_bytes",
     "wal_max_bytes": "wal_max_bytes",
+    "inflight_max_bytes": "inflight_max_bytes",
     "batch_max_bytes": "batch_max_bytes",
     "store_memory_mib": "store_memory_mib",
     "grpc_workers": "grpc_workers",
@@ -208,6 +221,7 @@ _ENV_KEYS: dict[str, str] = {
     environment.OTEL_EVENTS_WAL_DIR: "wal_dir",
     environment.OTEL_EVENTS_MAX_MESSAGE_SIZE: "max_message_size",
     environment.OTEL_EVENTS_WAL_MAX_BYTES: "wal_max_bytes",
+    environment.OTEL_EVENTS_INFLIGHT_MAX_BYTES: "inflight_max_bytes",
     environment.OTEL_EVENTS_HTTP_ENDPOINT: "http_endpoint",
 }
 

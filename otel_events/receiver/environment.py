@@ -21,6 +21,9 @@ OTEL_EVENTS_MAX_MESSAGE_SIZE = "OTEL_EVENTS_MAX_MESSAGE_SIZE"
 OTEL_EVENTS_WAL_MAX_BYTES = "OTEL_EVENTS_WAL_MAX_BYTES"
 """WAL budget in bytes not yet stored in DuckDB; past it requests get RESOURCE_EXHAUSTED with a retry delay."""
 
+OTEL_EVENTS_INFLIGHT_MAX_BYTES = "OTEL_EVENTS_INFLIGHT_MAX_BYTES"
+"""Memory budget of request bytes handled at once (default 256 MiB); like the WAL budget it drives shedding."""
+
 OTEL_EVENTS_HTTP_ENDPOINT = "OTEL_EVENTS_HTTP_ENDPOINT"
 """``HOST:PORT`` the OTLP/HTTP listener binds (default ``127.0.0.1:4318``; ``none`` turns it off)."""
 

@@ -13,6 +13,7 @@ from typing import Protocol
 from google.protobuf.message import Message
 
 from otel_events.errors import OtelEventsError, ReceiverError
+from otel_events.receiver.admission import AdmissionControl
 from otel_events.receiver.counters import ReceiverCounters, RejectReason
 from otel_events.receiver.signals import Signal, SignalService
 from otel_events.receiver.wal import WriteAheadLog
@@ -100,7 +101,8 @@ class ExportIntake:
         wal: where accepted requests are written before they are acknowledged.
         validate: request validation (the store's ``validate_request``).
         counters: receiver counters.
-        wal_max_bytes: WAL budget; past it requests are refused as ``OVER_BUDGET`` with a retry delay.
+        admission: budgets and priority shedding; refused requests are ``OVER_BUDGET`` with a retry delay, items
+            shed by category are reported like invalid items (``partial_success``).
         authenticator: bearer-token check; ``None`` accepts every request without a tenant.
         retry_delay_seconds: the retry delay suggested with retryable refusals.
     """
@@ -111,14 +113,14 @@ class ExportIntake:
         validate: RequestValidator,
         counters: ReceiverCounters,
         *,
-        wal_max_bytes: int,
+        admission: AdmissionControl,
         authenticator: Authenticator | None = None,
         retry_delay_seconds: float = 1.0,
     ) -> None:
         self._wal = wal
         self._validate = validate
         self._counters = counters
-        self._wal_max_bytes = wal_max_bytes
+        self._admission = admission
         self._authenticator = authenticator
         self.retry_delay_seconds = retry_delay_seconds
 
@@ -142,25 +144,30 @@ class ExportIntake:
         Raises:
             ExportRefused: nothing was written (bad bytes, WAL budget used up, shutting down, write failure).
         """
+        with self._admission.in_flight(len(payload)):
+            return self._accept(signal, payload, tenant)
+
+    def _accept(self, signal: Signal, payload: bytes, tenant: str | None) -> ExportAccepted:
         try:
             validation = self._validate(signal.value, payload)
         except OtelEventsError as exc:
             self._counters.record_rejected(RejectReason.INVALID_REQUEST)
             raise ExportRefused(RefusalKind.INVALID, str(exc)) from None
+        accepted, shed, shed_message = validation.accepted, 0, ""
         if validation.accepted:
-            if self._wal.disk_bytes + len(validation.payload) > self._wal_max_bytes:
-                self._counters.record_rejected(RejectReason.OVER_BUDGET, validation.accepted)
-                raise ExportRefused(
-                    RefusalKind.OVER_BUDGET,
-                    "the receiver's write-ahead log is full while the store catches up; retry later",
-                    self.retry_delay_seconds,
-                )
+            admission = self._admission.admit(signal.value, validation.payload, tenant, items=validation.accepted)
+            if admission.retry_after is not None:
+                if not admission.rejected_by_category:  # refused unsorted; items shed by category are counted there
+                    self._counters.record_rejected(RejectReason.OVER_BUDGET, validation.accepted)
+                raise ExportRefused(RefusalKind.OVER_BUDGET, admission.message, admission.retry_after)
             try:
-                self._wal.append(signal, tenant, validation.payload)
+                self._wal.append(signal, tenant, admission.payload)
             except ReceiverError as exc:
-                self._counters.record_rejected(RejectReason.UNAVAILABLE, validation.accepted)
+                self._counters.record_rejected(RejectReason.UNAVAILABLE, admission.accepted)
                 raise ExportRefused(RefusalKind.UNAVAILABLE, str(exc), self.retry_delay_seconds) from None
-            self._counters.record_received(validation.accepted, len(validation.payload))
+            self._counters.record_received(admission.accepted, len(admission.payload))
+            accepted, shed, shed_message = admission.accepted, admission.rejected, admission.message
         if validation.rejected:
             self._counters.record_rejected(RejectReason.INVALID_ITEM, validation.rejected)
-        return ExportAccepted(validation.accepted, validation.rejected, validation.message)
+        message = "; ".join(text for text in (validation.message, shed_message) if text)
+        return ExportAccepted(accepted, validation.rejected + shed, message)

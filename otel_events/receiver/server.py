@@ -15,10 +15,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from otel_events.errors import ReceiverError
+from otel_events.receiver.admission import AdmissionControl
 from otel_events.receiver.config import ReceiverConfig
 from otel_events.receiver.counters import ReceiverCounters
 from otel_events.receiver.http import OtlpHttpServer
 from otel_events.receiver.intake import ExportIntake, RequestValidator
+from otel_events.receiver.item_categories import ItemClassifier
 from otel_events.receiver.pipeline import IngestPipeline
 from otel_events.receiver.security import TlsFiles, load_authenticator
 from otel_events.receiver.servicers import build_handlers
@@ -60,6 +62,15 @@ def _store_sink(config: ReceiverConfig) -> RecordSink:
     return StoreSink(config.db_path, config.rules_file, memory_mib=config.store_memory_mib)
 
 
+def _rules_classifier(config: ReceiverConfig) -> ItemClassifier | None:
+    # Shedding sorts unclassified items with the same rules the store classifies them with.
+    if config.rules_file is None:
+        return None
+    from otel_events.classify import Classifier
+
+    return Classifier.from_file(config.rules_file)
+
+
 def _store_validator() -> RequestValidator:
     from otel_events.store import validate_request
 
@@ -95,6 +106,7 @@ class Receiver:
         self._sink: RecordSink | None = None
         self._wal: WriteAheadLog | None = None
         self._pipeline: IngestPipeline | None = None
+        self._admission: AdmissionControl | None = None
         self._status: StatusWriter | None = None
         self._server: grpc.Server | None = None
         self._http: OtlpHttpServer | None = None
@@ -174,6 +186,8 @@ class Receiver:
             stored_lsn=pipeline.stored_lsn if pipeline else 0,
             queue_depth=pipeline.queue_depth if pipeline else 0,
         )
+        if self._admission is not None:
+            status.update(self._admission.snapshot())
         return status
 
     # -- internals --------------------------------------------------------------------------------------------
@@ -191,8 +205,14 @@ class Receiver:
         self._wal.open(stored_lsn)
         self._pipeline = IngestPipeline(self._wal, self._sink, self.counters, batch_max_bytes=config.batch_max_bytes)
         self._pipeline.start(stored_lsn)
+        self._admission = AdmissionControl(
+            wal_bytes=lambda: self._wal.disk_bytes if self._wal else 0,
+            wal_max_bytes=config.wal_max_bytes,
+            inflight_max_bytes=config.inflight_max_bytes,
+            classifier=_rules_classifier(config),
+        )
         intake = ExportIntake(
-            self._wal, validate, self.counters, wal_max_bytes=config.wal_max_bytes, authenticator=authenticator
+            self._wal, validate, self.counters, admission=self._admission, authenticator=authenticator
         )
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=config.grpc_workers, thread_name_prefix="otel-events-grpc"),

@@ -166,6 +166,9 @@ def test_in_flight_bytes_count_as_pressure(control: AdmissionControl, budget: Bu
         assert control.pressure() == pytest.approx(0.75)
         assert control.snapshot()["inflight_bytes"] == BUDGET * 3 // 4
         assert span_names(control.admit("traces", mixed_spans()).payload) == ["session_start", "render", "checkout"]
+    with control.in_flight(BUDGET):
+        refused = control.admit("traces", mixed_spans())
+        assert refused.retry_after == 1.0 and "memory budget for requests in flight is used up" in refused.message
     assert control.pressure() == 0.0
 
 
