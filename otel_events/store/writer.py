@@ -109,8 +109,8 @@ class BatchWriter:
         for name in ITEM_TABLES:
             table = batch.tables[name]
             if excluded and len(table):
-                stored_items = pa.array(sorted(excluded), pa.uint32())
-                table = table.filter(pc.invert(pc.is_in(batch.row_items[name], value_set=stored_items)))
+                excluded_items = pa.array(sorted(excluded), pa.uint32())
+                table = table.filter(pc.invert(pc.is_in(batch.row_items[name], value_set=excluded_items)))
             if name in _SEQUENCED and len(table):
                 table, skipped = self._drop_duplicates(table)
                 duplicates += skipped
