@@ -14,6 +14,7 @@ from types import FrameType
 from otel_events.receiver.config import DEFAULT_DB_PATH, default_wal_dir, load_config
 from otel_events.receiver.server import Receiver
 from otel_events.receiver.status import read_status
+from otel_events.stream.background import status_rows
 
 _logger = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ def format_status_table(status: dict[str, object]) -> str:
         ("store latency p50", _milliseconds(status.get("store_latency_p50_ms"))),
         ("store latency p99", _milliseconds(status.get("store_latency_p99_ms"))),
         ("store errors", status.get("store_errors")),
+        *status_rows(status),
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {'-' if value is None else value}" for name, value in rows)

@@ -11,11 +11,13 @@ import logging
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from otel_events.errors import ConfigError
 from otel_events.receiver import environment
+from otel_events.store.retention import RetentionPolicy
+from otel_events.stream.handlers import HandlerRule, parse_handler_rules
 
 _logger = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class ReceiverConfig:
         tls_client_ca: PEM CA certificates for client certificates; set means mutual TLS.
         tokens_file: bearer tokens (``<token> = <tenant>`` lines or a TOML ``[tokens]`` table); without it the
             ``OTEL_EVENTS_TOKENS`` variable is used, and without both every request is accepted without a tenant.
+        retention: per-category retention applied periodically (``[retention]`` table, SPEC §7).
+        handlers: ``[[handlers]]`` rules run on stored items (SPEC §7).
     """
 
     db_path: Path = DEFAULT_DB_PATH
@@ -78,6 +82,8 @@ class ReceiverConfig:
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
     tokens_file: Path | None = None
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    handlers: tuple[HandlerRule, ...] = ()
 
     def validate(self) -> ReceiverConfig:
         """Check every value; returns ``self`` so calls chain.
@@ -259,9 +265,12 @@ def read_toml(path: Path) -> dict[str, object]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     table = document.get("receiver", {})
-    unknown_tables = sorted(set(document) - {"receiver"})
+    unknown_tables = sorted(set(document) - {"receiver", "retention", "handlers"})
     if unknown_tables:
-        raise ConfigError(f"config file {path}: unknown table(s) {', '.join(unknown_tables)}; expected [receiver]")
+        raise ConfigError(
+            f"config file {path}: unknown table(s) {', '.join(unknown_tables)}; "
+            "expected [receiver], [retention] or [[handlers]]"
+        )
     if not isinstance(table, dict):
         raise ConfigError(f"config file {path}: [receiver] must be a table")
     values: dict[str, object] = {}
@@ -270,6 +279,13 @@ def read_toml(path: Path) -> dict[str, object]:
         if name is None:
             raise ConfigError(f"config file {path}: unknown key {key!r} (known: {', '.join(sorted(_TOML_KEYS))})")
         values[name] = _coerce(name, value, f"config file {path}")
+    if "retention" in document:
+        retention = document["retention"]
+        if not isinstance(retention, dict):
+            raise ConfigError(f"config file {path}: [retention] must be a table")
+        values["retention"] = RetentionPolicy.from_table(retention, f"config file {path}")
+    if "handlers" in document:
+        values["handlers"] = parse_handler_rules(document["handlers"], f"config file {path}")
     return values
 
 

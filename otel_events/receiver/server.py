@@ -28,6 +28,7 @@ from otel_events.receiver.signals import SERVICES
 from otel_events.receiver.sink import RecordSink
 from otel_events.receiver.status import StatusWriter
 from otel_events.receiver.wal import WriteAheadLog
+from otel_events.stream.background import BackgroundJobs, open_background_jobs
 
 _logger = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class Receiver:
         self._http: OtlpHttpServer | None = None
         self._health: health.HealthServicer | None = None
         self._ports: BoundPorts | None = None
+        self._jobs: BackgroundJobs | None = None
         self._stopped = threading.Event()
 
     @property
@@ -186,6 +188,8 @@ class Receiver:
             stored_lsn=pipeline.stored_lsn if pipeline else 0,
             queue_depth=pipeline.queue_depth if pipeline else 0,
         )
+        if self._jobs is not None:
+            status.update(self._jobs.status())
         if self._admission is not None:
             status.update(self._admission.snapshot())
         return status
@@ -205,6 +209,8 @@ class Receiver:
         self._wal.open(stored_lsn)
         self._pipeline = IngestPipeline(self._wal, self._sink, self.counters, batch_max_bytes=config.batch_max_bytes)
         self._pipeline.start(stored_lsn)
+        # Retention and handlers read and delete through cursors of the store, off the ingest path (SPEC §7).
+        self._jobs = open_background_jobs(self._sink, config.retention, config.handlers)
         self._admission = AdmissionControl(
             wal_bytes=lambda: self._wal.disk_bytes if self._wal else 0,
             wal_max_bytes=config.wal_max_bytes,
@@ -274,6 +280,8 @@ class Receiver:
             drained = self._pipeline.stop(drain_timeout)
         if self._status is not None:
             self._status.stop()
+        if self._jobs is not None:
+            self._jobs.close()
         # A pipeline thread stuck in a store call past the timeout still uses the sink: leave it open then.
         if self._sink is not None and not (self._pipeline is not None and self._pipeline.running):
             self._sink.close()

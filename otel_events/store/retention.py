@@ -243,9 +243,18 @@ class RetentionWorker:
         policy: the limits.
     """
 
-    def __init__(self, connect: Callable[[], duckdb.DuckDBPyConnection], policy: RetentionPolicy) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], duckdb.DuckDBPyConnection],
+        policy: RetentionPolicy,
+        *,
+        first_run_delay: float | None = None,
+    ) -> None:
         self._connect = connect
         self.policy = policy
+        # The first run waits (at most 10 minutes by default) so that a receiver restarted in a loop, or started
+        # just to look at old data, does not delete anything the moment it opens the file.
+        self._first_delay = min(policy.interval, 600.0) if first_run_delay is None else first_run_delay
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs = 0
@@ -254,7 +263,7 @@ class RetentionWorker:
         self.last_run_at: float | None = None
 
     def start(self) -> None:
-        """Start the thread; the first run happens right away."""
+        """Start the thread; the first run follows after the first-run delay."""
         if self._thread is None and self.policy.enabled:
             self._thread = threading.Thread(target=self._run, name="otel-events-retention", daemon=True)
             self._thread.start()
@@ -289,6 +298,8 @@ class RetentionWorker:
         return report
 
     def _run(self) -> None:
+        if self._stop.wait(self._first_delay):
+            return
         while not self._stop.is_set():
             self.run_once()
             if self._stop.wait(self.policy.interval):
