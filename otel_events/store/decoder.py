@@ -92,20 +92,22 @@ class BatchDecoder:
             entry = entries.get(raw)
             if entry is None:
                 entry = memo.decode(raw)
-            kind = entry[2]
+            key, text, kind, type_code, scalar = entry
             if kind == PLAIN:
-                values[entry[0]] = entry[1]
+                values[key] = text
                 if types is not None:
-                    types.pop(entry[0], None)
+                    types.pop(key, None)
             elif kind == STAMP and strip_stamps:
                 if stamps is None:
-                    stamps = {}
-                stamps[entry[0]] = entry[4]
+                    stamps = {key: scalar}
+                else:
+                    stamps[key] = scalar
             else:
-                values[entry[0]] = entry[1]
+                values[key] = text
                 if types is None:
-                    types = {}
-                types[entry[0]] = entry[3]
+                    types = {key: type_code}
+                else:
+                    types[key] = type_code
         return values, types, stamps
 
     def classify_into(
