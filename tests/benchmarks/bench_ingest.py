@@ -9,6 +9,10 @@ runs: spans/s acknowledged, spans/s durably stored and queryable (spans counted 
 divided by the time from the first request until everything was stored), p50/p99 export latency, receiver CPU,
 receiver peak RSS (VmHWM from /proc) and bytes on disk per span. ``--burst`` adds a short burst run that reports
 the acknowledged rate the WAL absorbs while the store lags behind.
+
+``--protocol grpc|http-protobuf|http-json`` and ``--tls`` choose how clients send (HTTP clients keep one HTTP/1.1
+connection per thread; JSON requests are the OTLP/JSON form of the same spans). ``--compare`` runs every protocol
+with and without TLS, interleaved per repetition, and prints each one's acknowledged rate relative to plain gRPC.
 """
 
 from __future__ import annotations
@@ -35,6 +39,20 @@ OPERATIONS = [f"{verb} /api/{noun}" for verb in ("GET", "POST") for noun in rang
 STREAM_PLACEHOLDER = b"bench-stream-xxxxxxxxxxxxxxxxxxxx"  # replaced per send by an id of the same length
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 READY = re.compile(r"OTLP/gRPC listening on [^\s]+:(\d+)$")
+HTTP_READY = re.compile(r"OTLP/HTTP listening on [^\s]+:(\d+)$")
+PROTOCOLS = ("grpc", "http-protobuf", "http-json")
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How clients send: ``protocol`` is one of PROTOCOLS; ``ca`` (a PEM path) means TLS."""
+
+    protocol: str
+    ca: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.protocol + (" + TLS" if self.ca else "")
 
 
 def make_requests(count: int, seed: int) -> list[bytes]:
@@ -89,6 +107,23 @@ def make_requests(count: int, seed: int) -> list[bytes]:
     return requests
 
 
+def to_otlp_json(payload: bytes) -> bytes:
+    """The OTLP/JSON form of a serialized trace request (hex ids, as OTLP/HTTP JSON clients send)."""
+    import base64
+
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    document = json_format.MessageToDict(ExportTraceServiceRequest.FromString(payload))
+    for resource_spans in document["resourceSpans"]:
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64decode(span[key]).hex()
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
 def _set(kv, key: str, value: object) -> None:
     kv.key = key
     if isinstance(value, int):
@@ -100,13 +135,58 @@ def _set(kv, key: str, value: object) -> None:
 # -- clients -------------------------------------------------------------------------------------------------------
 
 
-def run_client(port: int, client: int, seconds: float, in_flight: int, results: multiprocessing.Queue) -> None:
-    """One client process: ``in_flight`` threads sending until the deadline; reports acks and latencies."""
+def _grpc_sender(port: int, transport: Transport):
     import grpc
 
-    templates = make_requests(10, seed=client)
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)])
+    options = [("grpc.max_send_message_length", 64 << 20)]
+    if transport.ca:
+        credentials = grpc.ssl_channel_credentials(Path(transport.ca).read_bytes())
+        channel = grpc.secure_channel(f"127.0.0.1:{port}", credentials, options=options)
+    else:
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=options)
     export = channel.unary_unary(TRACE_EXPORT)
+    return lambda payload: export(payload, timeout=30), channel.close
+
+
+def _http_sender(port: int, transport: Transport):
+    """One keep-alive connection per sending thread, as an HTTP exporter's connection pool keeps."""
+    import http.client
+    import ssl
+
+    local = threading.local()
+    content_type = "application/json" if transport.protocol == "http-json" else "application/x-protobuf"
+    context = ssl.create_default_context(cafile=transport.ca) if transport.ca else None
+
+    def send(payload: bytes) -> None:
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            if context:
+                connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=context)
+            else:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            local.connection = connection
+        connection.request("POST", "/v1/traces", body=payload, headers={"Content-Type": content_type})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise OSError(f"HTTP {response.status}")
+
+    return send, lambda: None
+
+
+def run_client(
+    port: int,
+    client: int,
+    seconds: float,
+    in_flight: int,
+    results: multiprocessing.Queue,
+    transport: Transport = Transport("grpc"),
+) -> None:
+    """One client process: ``in_flight`` threads sending until the deadline; reports acks and latencies."""
+    templates = make_requests(10, seed=client)
+    if transport.protocol == "http-json":
+        templates = [to_otlp_json(template) for template in templates]
+    export, close = (_grpc_sender if transport.protocol == "grpc" else _http_sender)(port, transport)
     latencies: list[float] = []
     acked = [0]
     failed = [0]
@@ -123,8 +203,8 @@ def run_client(port: int, client: int, seconds: float, in_flight: int, results: 
             payload = templates[number % len(templates)].replace(STREAM_PLACEHOLDER, stream)
             began = time.perf_counter()
             try:
-                export(payload, timeout=30)
-            except grpc.RpcError:
+                export(payload)
+            except Exception:  # grpc.RpcError, HTTP errors: counted, the run goes on
                 with lock:
                     failed[0] += 1
                 continue
@@ -138,7 +218,7 @@ def run_client(port: int, client: int, seconds: float, in_flight: int, results: 
         thread.start()
     for thread in threads:
         thread.join()
-    channel.close()
+    close()
     results.put({"acked": acked[0], "failed": failed[0], "latencies": latencies})
 
 
@@ -160,6 +240,8 @@ class ReceiverProcess:
                 str(db_path),
                 "--grpc",
                 "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
                 *extra_args,
             ],
             stdout=subprocess.PIPE,
@@ -170,6 +252,10 @@ class ReceiverProcess:
         if not match:
             raise SystemExit(f"receiver failed to start: {(db_path.parent / 'serve.log').read_text()}")
         self.port = int(match.group(1))
+        http_match = HTTP_READY.match(self.process.stdout.readline().decode().strip())
+        if not http_match:
+            raise SystemExit(f"receiver did not open OTLP/HTTP: {(db_path.parent / 'serve.log').read_text()}")
+        self.http_port = int(http_match.group(1))
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -208,16 +294,24 @@ class RunResult:
     acked_spans: int
 
 
-def run_once(clients: int, seconds: float, in_flight: int, config: Path | None) -> RunResult:
+def run_once(
+    clients: int,
+    seconds: float,
+    in_flight: int,
+    config: Path | None,
+    transport: Transport = Transport("grpc"),
+    tls_args: tuple[str, ...] = (),
+) -> RunResult:
     import duckdb
 
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "bench.duckdb"
-        receiver = ReceiverProcess(db_path, ["--config", str(config)] if config else [])
+        receiver = ReceiverProcess(db_path, [*(["--config", str(config)] if config else []), *tls_args])
         results: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
         context = multiprocessing.get_context("spawn")
+        port = receiver.port if transport.protocol == "grpc" else receiver.http_port
         workers = [
-            context.Process(target=run_client, args=(receiver.port, n, seconds, in_flight, results))
+            context.Process(target=run_client, args=(port, n, seconds, in_flight, results, transport))
             for n in range(clients)
         ]
         for worker in workers:
@@ -286,6 +380,48 @@ def print_table(title: str, runs: list[RunResult]) -> None:
         print(f"  {name:<{width}}  {value}")
 
 
+def make_certificates(directory: Path) -> tuple[str, tuple[str, ...]]:
+    """A throwaway CA and server certificate for 127.0.0.1 (openssl command); returns the CA path and serve flags."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    curve = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *curve, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=bench-ca")
+    openssl("req", *curve, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    (directory / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl(
+        *("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"),
+        *("-out", "server.pem", "-days", "1", "-extfile", "server.ext"),
+    )
+    flags = ("--tls-cert", str(directory / "server.pem"), "--tls-key", str(directory / "server.key"))
+    return str(directory / "ca.pem"), flags
+
+
+def compare_transports(args: argparse.Namespace, certificates: Path) -> None:
+    """Every protocol with and without TLS, interleaved per repetition; ack rates relative to plain gRPC."""
+    ca, tls_args = make_certificates(certificates)
+    transports = [Transport(protocol, tls) for protocol in PROTOCOLS for tls in (None, ca)]
+    runs: dict[Transport, list[RunResult]] = {transport: [] for transport in transports}
+    for _ in range(args.repeat):
+        for transport in random.sample(transports, len(transports)):
+            flags = tls_args if transport.ca else ()
+            runs[transport].append(run_once(args.clients, args.seconds, args.in_flight, args.config, transport, flags))
+    baseline = statistics.median(run.acked_spans_per_s for run in runs[Transport("grpc")])
+    load = f"{args.clients} clients x {args.in_flight} in flight, {args.seconds:.0f} s"
+    print(f"\ntransports (medians of {args.repeat} runs each): {load}")
+    print(f"  {'transport':<22}{'acked spans/s':>15}{'vs gRPC':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU %':>7}{'failed':>8}")
+    for transport, results in runs.items():
+        acked = statistics.median(run.acked_spans_per_s for run in results)
+        print(
+            f"  {transport.label:<22}{acked:>15,.0f}{acked / baseline - 1:>+10.0%}"
+            f"{statistics.median(run.p50_ms for run in results):>9.1f}"
+            f"{statistics.median(run.p99_ms for run in results):>9.1f}"
+            f"{statistics.median(run.cpu_percent for run in results):>7.0f}"
+            f"{sum(run.failed for run in results):>8}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=2, help="client processes")
@@ -294,12 +430,28 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs (medians are reported)")
     parser.add_argument("--burst", action="store_true", help="also run a short burst")
     parser.add_argument("--config", type=Path, help="receiver TOML config file passed to serve")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="grpc", help="how clients send (default grpc)")
+    parser.add_argument("--tls", action="store_true", help="serve and send over TLS (throwaway certificates)")
+    parser.add_argument("--compare", action="store_true", help="run every protocol with and without TLS")
     args = parser.parse_args()
-    runs = [run_once(args.clients, args.seconds, args.in_flight, args.config) for _ in range(args.repeat)]
-    print_table(f"sustained: {args.clients} clients x {args.in_flight} in flight, {args.seconds:.0f} s", runs)
-    if args.burst:
-        bursts = [run_once(args.clients * 2, 3.0, args.in_flight * 2, args.config) for _ in range(args.repeat)]
-        print_table(f"burst: {args.clients * 2} clients x {args.in_flight * 2} in flight, 3 s", bursts)
+    with tempfile.TemporaryDirectory() as certificates:
+        if args.compare:
+            compare_transports(args, Path(certificates))
+            return
+        ca, tls_args = make_certificates(Path(certificates)) if args.tls else (None, ())
+        transport = Transport(args.protocol, ca)
+        runs = [
+            run_once(args.clients, args.seconds, args.in_flight, args.config, transport, tls_args)
+            for _ in range(args.repeat)
+        ]
+        load = f"{args.clients} clients x {args.in_flight} in flight, {args.seconds:.0f} s"
+        print_table(f"sustained ({transport.label}): {load}", runs)
+        if args.burst:
+            bursts = [
+                run_once(args.clients * 2, 3.0, args.in_flight * 2, args.config, transport, tls_args)
+                for _ in range(args.repeat)
+            ]
+            print_table(f"burst: {args.clients * 2} clients x {args.in_flight * 2} in flight, 3 s", bursts)
 
 
 if __name__ == "__main__":
