@@ -15,6 +15,7 @@ from otel_events.analyze.operations import TIME_BUCKETS, completeness, errors, s
 from otel_events.analyze.output import OutputFormat, render
 from otel_events.analyze.patterns import patterns, span_patterns
 from otel_events.analyze.report import build_report, render_report_html, render_report_markdown
+from otel_events.analyze.source import with_archive
 from otel_events.analyze.traces import correlation, critical_path, slow_traces, trace
 from otel_events.errors import ConfigError, NotFoundError
 from otel_events.store import Store
@@ -43,6 +44,7 @@ def _common(parser: argparse.ArgumentParser, *, limit: int | None, window: bool 
         )
         parser.add_argument("--until", help="end: an ISO time (default now)")
     parser.add_argument("--filter", metavar="EXPR", help="filter expression, e.g. \"service = 'checkout'\"")
+    parser.add_argument("--archive", type=Path, metavar="DIR", help="also read the rows archived under DIR")
     if limit is not None:
         parser.add_argument("--limit", type=_positive_int, default=limit, help=f"most rows to show (default {limit})")
 
@@ -55,7 +57,9 @@ def _open_store(args: argparse.Namespace) -> Store:
     path = args.db or Path(os.environ.get(OTEL_EVENTS_DB) or DEFAULT_DB)
     if not path.exists():
         raise ConfigError(f"no store at {path}: pass --db PATH (a DuckDB file written by `otel-events serve`)")
-    return Store(path, read_only=True)
+    store = Store(path, read_only=True)
+    with_archive(store, getattr(args, "archive", None))
+    return store
 
 
 def _slow_traces(args: argparse.Namespace, store: Store) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import duckdb
@@ -25,6 +26,19 @@ def connection_of(source: Source) -> duckdb.DuckDBPyConnection:
     if isinstance(source, duckdb.DuckDBPyConnection):
         return source
     return source.connection
+
+
+def with_archive(source: Source, directory: Path | None) -> Source:
+    """``source`` with its public views extended by the archived rows under ``directory`` (``--archive DIR``).
+
+    The views (and the trace lookups) become temporary views over the store's rows plus the archive's hive-partitioned
+    Parquet files (``otel_events.store.archive``); nothing is written. ``None`` returns ``source`` unchanged.
+    """
+    if directory is not None:
+        from otel_events.store.archive import attach_archive
+
+        attach_archive(connection_of(source), directory)
+    return source
 
 
 def window_params(since: TimeSpec, until: TimeSpec) -> tuple[Window, dict[str, object]]:

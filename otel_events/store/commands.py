@@ -40,25 +40,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("query", help='the SQL, e.g. "SELECT name, count(*) FROM spans GROUP BY ALL"')
     parser.add_argument("--db", default=DEFAULT_DB, help=f"the DuckDB file (default ./{DEFAULT_DB})")
+    parser.add_argument(
+        "--archive", metavar="DIR", help="also read the rows archived under DIR (hive-partitioned Parquet)"
+    )
     parser.add_argument("--format", choices=[f.value for f in SqlFormat], default=SqlFormat.TABLE.value)
     parser.set_defaults(func=run_sql_command)
 
 
 def run_sql_command(args: argparse.Namespace) -> int:
     """Handler of ``otel-events sql``; returns the exit code."""
-    columns, rows = run_query(args.db, args.query)
+    columns, rows = run_query(args.db, args.query, args.archive)
     write_rows(sys.stdout, columns, rows, SqlFormat(args.format))
     return 0
 
 
-def run_query(path: str, query: str) -> tuple[list[str], list[tuple]]:
-    """Run ``query`` on the store at ``path`` opened read-only; returns column names and rows.
+def run_query(path: str, query: str, archive: str | None = None) -> tuple[list[str], list[tuple]]:
+    """Run ``query`` on the store at ``path`` opened read-only (plus the rows archived under ``archive``).
 
     Raises:
         StoreError: the file is missing, locked by a running receiver, or the SQL fails.
     """
     con = open_database(path, read_only=True)
     try:
+        if archive is not None:
+            from pathlib import Path
+
+            from otel_events.store.archive import attach_archive
+
+            attach_archive(con, Path(archive))
         cursor = con.execute(query)
         if cursor.description is None:
             return [], []

@@ -48,3 +48,18 @@ def test_limits_from_the_config_file(db: Path, tmp_path: Path, capsys) -> None:
     config.write_text("[retention]\nsystem = -1\n", encoding="utf-8")
     assert main(["retention", "apply", "--db", str(db), "--config", str(config)]) == 2
     assert "positive number of days" in capsys.readouterr().err
+
+
+def test_sql_and_analyses_read_archives(db: Path, tmp_path: Path, capsys) -> None:
+    archive = tmp_path / "arch"
+    assert main(["retention", "apply", "--db", str(db), "--archive", str(archive)]) == 0
+    capsys.readouterr()
+    query = "SELECT count(*) AS n, min(name) AS first FROM spans"
+    assert main(["sql", query, "--db", str(db), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "0,"
+    assert main(["sql", query, "--db", str(db), "--archive", str(archive), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "3,op0"
+    window = ["--since", "2020-09-13T00:00:00Z", "--until", "2020-09-14T00:00:00Z", "--format", "json"]
+    assert main(["analyze", "stats", "--db", str(db), "--archive", str(archive), *window]) == 0
+    out = capsys.readouterr().out
+    assert '"op0"' in out and '"op2"' in out
