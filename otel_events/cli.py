@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "otel_events.store.commands",
     "otel_events.store.dead_letter_commands",
     "otel_events.analyze.commands",
+    "otel_events.stream.tail_commands",
     "otel_events.stream.commands",
 )
 

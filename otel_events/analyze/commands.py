@@ -36,8 +36,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _common(parser: argparse.ArgumentParser, *, limit: int | None, window: bool = True) -> None:
+def _common(parser: argparse.ArgumentParser, *, limit: int | None, window: bool = True, target: bool = True) -> None:
     parser.add_argument("--db", type=Path, help=f"DuckDB store to read (default ${OTEL_EVENTS_DB} or ./{DEFAULT_DB})")
+    if target:
+        parser.add_argument(
+            "--target",
+            metavar="HOST:PORT",
+            help="run on this receiver's query API (default: the running receiver holding --db, if any)",
+        )
     if window:
         parser.add_argument(
             "--since", help="start: a duration before --until (15m, 2h, 7d) or an ISO time (default 24h)"
@@ -53,8 +59,12 @@ def _window(args: argparse.Namespace) -> dict[str, object]:
     return {"since": args.since, "until": args.until, "filter": args.filter}
 
 
+def _db_path(args: argparse.Namespace) -> Path:
+    return args.db or Path(os.environ.get(OTEL_EVENTS_DB) or DEFAULT_DB)
+
+
 def _open_store(args: argparse.Namespace) -> Store:
-    path = args.db or Path(os.environ.get(OTEL_EVENTS_DB) or DEFAULT_DB)
+    path = _db_path(args)
     if not path.exists():
         raise ConfigError(f"no store at {path}: pass --db PATH (a DuckDB file written by `otel-events serve`)")
     store = Store(path, read_only=True)
@@ -196,20 +206,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=_run_analysis, handler=handler)
 
     exporter = subparsers.add_parser("export", help="export spans, logs or metrics to JSON lines, CSV or Parquet")
-    _common(exporter, limit=None)
+    _common(exporter, limit=None, target=False)
     exporter.add_argument("--format", choices=[f.value for f in ExportFormat], required=True)
     exporter.add_argument("--out", type=Path, required=True, help="file to write")
     exporter.add_argument("--kind", choices=[k.value for k in ExportKind], default="spans")
     exporter.set_defaults(func=_run_export)
 
 
+def _analysis_result(args: argparse.Namespace) -> object:
+    """Run the analysis locally, or on a receiver: ``--target``, or the one holding the ``--db`` file (SPEC §4)."""
+    from otel_events.errors import StoreError
+    from otel_events.stream.client import receiver_target
+
+    if args.target is None:
+        try:
+            store = _open_store(args)
+        except StoreError as exc:
+            args.target = receiver_target(_db_path(args), exc)
+        else:
+            try:
+                return args.handler(args, store)
+            finally:
+                store.close()
+    return _remote_analysis(args)
+
+
+def _remote_analysis(args: argparse.Namespace) -> object:
+    import json
+
+    from otel_events.stream.analysis_call import parameters_of
+    from otel_events.stream.client import EventsClient
+
+    with EventsClient(args.target) as client:
+        outcome = client.analysis(args.analysis, json.dumps(parameters_of(args)))
+    args.gate_failures = list(outcome.gate_failures)
+    return outcome.result
+
+
 def _run_analysis(args: argparse.Namespace) -> int:
     args.gate_failures = []
-    store = _open_store(args)
-    try:
-        result = args.handler(args, store)
-    finally:
-        store.close()
+    result = _analysis_result(args)
     text = result if isinstance(result, str) else render(result, args.format or OutputFormat.TABLE)
     if getattr(args, "out", None):
         args.out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")

@@ -62,6 +62,8 @@ class ReceiverConfig:
             ``OTEL_EVENTS_TOKENS`` variable is used, and without both every request is accepted without a tenant.
         retention: per-category retention applied periodically (``[retention]`` table, SPEC §7).
         handlers: ``[[handlers]]`` rules run on stored items (SPEC §7).
+        tail_max_subscribers: ``otel-events tail`` streams served at once; the next is refused (SPEC §7).
+        tail_buffer_items: items buffered per tail subscriber before its oldest are dropped.
     """
 
     db_path: Path = DEFAULT_DB_PATH
@@ -84,6 +86,8 @@ class ReceiverConfig:
     tokens_file: Path | None = None
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     handlers: tuple[HandlerRule, ...] = ()
+    tail_max_subscribers: int = 100
+    tail_buffer_items: int = 10_000
 
     def validate(self) -> ReceiverConfig:
         """Check every value; returns ``self`` so calls chain.
@@ -117,6 +121,10 @@ class ReceiverConfig:
             raise ConfigError(f"store memory limit must be at least 16 MiB, got {self.store_memory_mib}")
         if not 1 <= self.grpc_workers <= 1024:
             raise ConfigError(f"gRPC workers must be between 1 and 1024, got {self.grpc_workers}")
+        if not 1 <= self.tail_max_subscribers <= 1000:
+            raise ConfigError(f"tail subscribers must be between 1 and 1000, got {self.tail_max_subscribers}")
+        if self.tail_buffer_items < 1:
+            raise ConfigError(f"tail buffer must hold at least 1 item, got {self.tail_buffer_items}")
         if self.status_interval <= 0:
             raise ConfigError(f"status interval must be positive, got {self.status_interval}")
         if self.shutdown_timeout <= 0:
@@ -197,6 +205,8 @@ _FIELD_TYPES: dict[str, type] = {
     "tls_key": Path,
     "tls_client_ca": Path,
     "tokens_file": Path,
+    "tail_max_subscribers": int,
+    "tail_buffer_items": int,
 }
 
 # TOML keys (``[receiver]`` table) -> field names; the short names match the command-line flags.
@@ -219,6 +229,8 @@ _TOML_KEYS: dict[str, str] = {
     "tls_key": "tls_key",
     "tls_client_ca": "tls_client_ca",
     "tokens": "tokens_file",
+    "tail_max_subscribers": "tail_max_subscribers",
+    "tail_buffer_items": "tail_buffer_items",
 }
 
 _ENV_KEYS: dict[str, str] = {

@@ -29,6 +29,7 @@ from otel_events.receiver.sink import RecordSink
 from otel_events.receiver.status import StatusWriter
 from otel_events.receiver.wal import WriteAheadLog
 from otel_events.stream.background import BackgroundJobs, open_background_jobs
+from otel_events.stream.query_service import LiveApi, open_live_api
 
 _logger = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class Receiver:
         self._server: grpc.Server | None = None
         self._http: OtlpHttpServer | None = None
         self._health: health.HealthServicer | None = None
+        self._live_api: LiveApi | None = None
         self._ports: BoundPorts | None = None
         self._jobs: BackgroundJobs | None = None
         self._stopped = threading.Event()
@@ -220,9 +222,14 @@ class Receiver:
         intake = ExportIntake(
             self._wal, validate, self.counters, admission=self._admission, authenticator=authenticator
         )
+        # The query/tail API (proto/) on the same port; its streams get threads of their own.
+        self._live_api = open_live_api(self._sink, self.status, authenticator, config)
+        live_threads, live_handlers = (
+            (self._live_api.threads, [self._live_api.service.handler()]) if self._live_api else (0, [])
+        )
         self._server = grpc.server(
-            ThreadPoolExecutor(max_workers=config.grpc_workers, thread_name_prefix="otel-events-grpc"),
-            handlers=build_handlers(intake),
+            ThreadPoolExecutor(max_workers=config.grpc_workers + live_threads, thread_name_prefix="otel-events-grpc"),
+            handlers=[*build_handlers(intake), *live_handlers],
             options=[
                 ("grpc.max_receive_message_length", config.max_message_size),
                 # Refuse a port another process listens on instead of silently sharing it.
@@ -267,6 +274,8 @@ class Receiver:
 
     def _close_all(self, drain_timeout: float) -> bool:
         """Tear down in dependency order; every step tolerates the parts that never opened."""
+        if self._live_api is not None:
+            self._live_api.close()  # ends tail streams, which would otherwise hold the gRPC stop for its grace
         if self._health is not None:
             self._health.enter_graceful_shutdown()
         if self._http is not None:

@@ -36,10 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sql",
         help="run a SQL query against a store file",
         description="Run one SQL statement against a DuckDB store opened read-only (views: spans, logs, "
-        "metric_points, traces). The file must not be held by a running receiver.",
+        "metric_points, traces). When a running receiver holds the file, the query runs through its read-only "
+        "query API.",
     )
     parser.add_argument("query", help='the SQL, e.g. "SELECT name, count(*) FROM spans GROUP BY ALL"')
     parser.add_argument("--db", default=DEFAULT_DB, help=f"the DuckDB file (default ./{DEFAULT_DB})")
+    parser.add_argument(
+        "--target",
+        metavar="HOST:PORT",
+        help="run on this receiver's query API (default: the running receiver holding --db, if any)",
+    )
     parser.add_argument(
         "--archive", metavar="DIR", help="also read the rows archived under DIR (hive-partitioned Parquet)"
     )
@@ -49,9 +55,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_sql_command(args: argparse.Namespace) -> int:
     """Handler of ``otel-events sql``; returns the exit code."""
-    columns, rows = run_query(args.db, args.query, args.archive)
+    if args.target is not None:
+        columns, rows = _run_remote(args.target, args.query)
+    else:
+        try:
+            columns, rows = run_query(args.db, args.query, args.archive)
+        except StoreError as exc:
+            from pathlib import Path
+
+            from otel_events.stream.client import receiver_target
+
+            columns, rows = _run_remote(receiver_target(Path(args.db), exc), args.query)
     write_rows(sys.stdout, columns, rows, SqlFormat(args.format))
     return 0
+
+
+def _run_remote(target: str, query: str) -> tuple[list[str], list[tuple]]:
+    from otel_events.stream.client import EventsClient
+
+    with EventsClient(target) as client:
+        return client.sql(query)
 
 
 def run_query(path: str, query: str, archive: str | None = None) -> tuple[list[str], list[tuple]]:
