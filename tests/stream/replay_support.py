@@ -20,8 +20,9 @@ SECOND = 1_000_000_000
 
 
 def start_receiver(db_path: Path, **overrides: object) -> Receiver:
-    """A real receiver on 127.0.0.1:0 writing ``db_path``."""
-    receiver = Receiver(ReceiverConfig(db_path=db_path, grpc_endpoint="127.0.0.1:0", **overrides))  # type: ignore[arg-type]
+    """A real receiver on free loopback ports (gRPC and HTTP) writing ``db_path``."""
+    fields: dict[str, object] = {"grpc_endpoint": "127.0.0.1:0", "http_endpoint": "127.0.0.1:0", **overrides}
+    receiver = Receiver(ReceiverConfig(db_path=db_path, **fields))  # type: ignore[arg-type]
     receiver.start()
     return receiver
 
