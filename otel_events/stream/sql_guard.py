@@ -3,8 +3,9 @@
 A statement is accepted when DuckDB parses it as exactly one ``SELECT`` (which covers ``WITH``, ``FROM x``,
 ``VALUES``, ``DESCRIBE``, ``SHOW``, ``SUMMARIZE`` and table-valued ``PRAGMA``s). ``INSERT``, ``UPDATE``,
 ``DELETE``, ``CREATE``, ``ATTACH``, ``COPY``, ``SET``, ``INSTALL``/``LOAD``, ``CALL``, ``EXPORT``,
-transactions and multi-statement text are refused. The query service also runs every statement inside a
-transaction it rolls back, so a ``SELECT`` with a side effect (``nextval``) leaves nothing behind.
+transactions and multi-statement text are refused, and so is a ``SELECT`` calling one of the few functions with a
+side effect (``nextval`` advances a sequence outside any transaction; ``checkpoint()``). The query service also
+runs every statement in a transaction it rolls back.
 
 A tenant (a caller authenticated by a bearer token) may read more narrowly: only the public views and the trace
 lookups, named without a schema or catalog, so no query reaches another tenant's rows, a base table, a file
@@ -22,6 +23,7 @@ from otel_events.errors import ReadOnlyQueryError
 
 PUBLIC_VIEWS = frozenset({"spans", "logs", "metric_points", "traces"})
 PUBLIC_TABLE_FUNCTIONS = frozenset({"trace_spans", "trace_logs"})
+SIDE_EFFECT_FUNCTIONS = frozenset({"nextval", "setval", "checkpoint", "force_checkpoint"})
 
 
 def check_read_only(connection: duckdb.DuckDBPyConnection, sql: str, *, tenant: str | None = None) -> None:
@@ -47,16 +49,21 @@ def check_read_only(connection: duckdb.DuckDBPyConnection, sql: str, *, tenant: 
             f"only read-only SELECT statements are allowed; this is a {kind.name} statement "
             "(the query API never writes: stop the receiver to change the store)"
         )
-    if tenant is not None:
-        _check_tenant_references(connection, sql)
-
-
-def _check_tenant_references(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
     row = connection.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchone()
     tree = json.loads(row[0]) if row else {"error": True}
-    if tree.get("error"):
-        raise ReadOnlyQueryError("this statement form is not available to token-authenticated callers")
     nodes = list(_nodes(tree))
+    for node in nodes:
+        # Scalar and table functions alike are FUNCTION expressions in DuckDB's tree.
+        if node.get("class") == "FUNCTION" and node.get("function_name") in SIDE_EFFECT_FUNCTIONS:
+            name = node["function_name"]
+            raise ReadOnlyQueryError(f"function {name}() changes the database and is not allowed in the query API")
+    if tenant is not None:
+        if tree.get("error"):
+            raise ReadOnlyQueryError("this statement form is not available to token-authenticated callers")
+        _check_tenant_references(nodes)
+
+
+def _check_tenant_references(nodes: list[dict]) -> None:
     ctes = {entry["key"] for node in nodes for entry in (node.get("cte_map") or {}).get("map", ())}
     allowed_tables = PUBLIC_VIEWS | ctes
     for node in nodes:
