@@ -13,7 +13,10 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import Gauge, Metric, NumberData
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from otel_events.classify import Category, Classifier, Decision
+from otel_events.errors import ConfigError
 from otel_events.receiver.admission import AdmissionControl, SheddingPolicy
+from otel_events.receiver.commands import format_status_table
+from otel_events.receiver.config import MIB, load_config
 from tests.receiver.otlp_requests import attribute, make_span, trace_request
 
 BUDGET = 1_000_000
@@ -227,3 +230,25 @@ def test_bad_policies_and_signals_are_refused_clearly(control: AdmissionControl)
         SheddingPolicy({category: 1.5 for category in Category})
     with pytest.raises(ValueError, match="unknown signal 'profiles'"):
         control.admit("profiles", b"")
+
+
+def test_budgets_are_configurable_and_checked(tmp_path) -> None:
+    config = load_config({"inflight_max_bytes": 64 * MIB}, environ={"OTEL_EVENTS_WAL_MAX_BYTES": str(512 * MIB)})
+    assert (config.inflight_max_bytes, config.wal_max_bytes) == (64 * MIB, 512 * MIB)
+    assert load_config(environ={"OTEL_EVENTS_INFLIGHT_MAX_BYTES": str(99 * MIB)}).inflight_max_bytes == 99 * MIB
+    with pytest.raises(ConfigError, match=r"in-flight budget .* must be at least twice the max message size"):
+        load_config({"inflight_max_bytes": 16 * MIB}, environ={})
+    toml = tmp_path / "receiver.toml"
+    toml.write_text("[receiver]\ninflight_max_bytes = 'lots'\n")
+    with pytest.raises(ConfigError, match="inflight_max_bytes must be a number"):
+        load_config(config_file=toml, environ={})
+
+
+def test_status_table_shows_pressure_and_shed_items_per_category() -> None:
+    table = format_status_table(
+        {"pressure": 0.734, "inflight_bytes": 4096, "shed": {"critical": 0, "system": 12, "debug": 40}}
+    )
+    lines = table.splitlines()
+    assert any(line.split() == ["pressure", "73%"] for line in lines)
+    assert any(line.split() == ["shed:", "debug", "40"] for line in lines)
+    assert any(line.split() == ["shed:", "critical", "0"] for line in lines)
