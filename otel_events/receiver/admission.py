@@ -139,11 +139,6 @@ class AdmissionControl:
         self._shed: Counter[str] = Counter()
         self._refused_requests = 0
 
-    @property
-    def policy(self) -> SheddingPolicy:
-        """The shedding thresholds in use."""
-        return self._policy
-
     def pressure(self) -> float:
         """The larger of WAL fill and in-flight fill, as a fraction of the budget (may exceed 1.0)."""
         wal = self._wal_bytes() / self._wal_max_bytes
