@@ -51,6 +51,8 @@ class ReceiverConfig:
         store_memory_mib: DuckDB memory limit; without it DuckDB's buffer pool grows towards 80% of the machine's
             memory (measured: ~770 MiB receiver RSS after 600k spans, ~390 MiB with a 150 MB limit).
         grpc_workers: threads serving RPCs; each waits for its group commit, so this bounds in-flight requests.
+        decode_workers: processes decoding WAL batches for the store (default: one per core); 0 decodes in the
+            receiver process, where decoding competes with the gRPC handlers for the GIL.
         rules_file: classification rules for items that arrive unclassified; ``None`` uses the packaged rules.
         status_interval: seconds between rewrites of the status file read by ``otel-events status``.
         shutdown_timeout: seconds ``shutdown()`` waits for in-flight requests and the drain into DuckDB.
@@ -76,6 +78,7 @@ class ReceiverConfig:
     batch_max_bytes: int = 8 * MIB
     store_memory_mib: int = 128
     grpc_workers: int = 32
+    decode_workers: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
     rules_file: Path | None = None
     status_interval: float = 1.0
     shutdown_timeout: float = 60.0
@@ -121,6 +124,8 @@ class ReceiverConfig:
             raise ConfigError(f"store memory limit must be at least 16 MiB, got {self.store_memory_mib}")
         if not 1 <= self.grpc_workers <= 1024:
             raise ConfigError(f"gRPC workers must be between 1 and 1024, got {self.grpc_workers}")
+        if not 0 <= self.decode_workers <= 64:
+            raise ConfigError(f"decode workers must be between 0 and 64, got {self.decode_workers}")
         if not 1 <= self.tail_max_subscribers <= 1000:
             raise ConfigError(f"tail subscribers must be between 1 and 1000, got {self.tail_max_subscribers}")
         if self.tail_buffer_items < 1:
@@ -197,6 +202,7 @@ _FIELD_TYPES: dict[str, type] = {
     "batch_max_bytes": int,
     "store_memory_mib": int,
     "grpc_workers": int,
+    "decode_workers": int,
     "rules_file": Path,
     "status_interval": float,
     "shutdown_timeout": float,
@@ -221,6 +227,7 @@ _TOML_KEYS: dict[str, str] = {
     "batch_max_bytes": "batch_max_bytes",
     "store_memory_mib": "store_memory_mib",
     "grpc_workers": "grpc_workers",
+    "decode_workers": "decode_workers",
     "rules_file": "rules_file",
     "status_interval": "status_interval",
     "shutdown_timeout": "shutdown_timeout",

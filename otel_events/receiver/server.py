@@ -61,7 +61,9 @@ class BoundPorts:
 def _store_sink(config: ReceiverConfig) -> RecordSink:
     from otel_events.receiver.store_sink import StoreSink
 
-    return StoreSink(config.db_path, config.rules_file, memory_mib=config.store_memory_mib)
+    return StoreSink(
+        config.db_path, config.rules_file, memory_mib=config.store_memory_mib, decode_workers=config.decode_workers
+    )
 
 
 def _rules_classifier(config: ReceiverConfig) -> ItemClassifier | None:
