@@ -28,7 +28,7 @@ SERVICES = ["frontend", "checkout", "payments", "inventory", "search", "users", 
 SPANS_SQL = """
 INSERT INTO span_data (trace_id, span_id, parent_span_id, name, kind, start_time, end_time, status_code,
                        resource_id, scope_id, attributes, events, links, category, rule, category_source,
-                       stream_id, seq)
+                       stream_id, seq, service_name, scope_name, ingest_batch)
 SELECT
     md5(CAST(n // 10 AS VARCHAR)) AS trace_id,
     substr(md5('s' || CAST(n AS VARCHAR)), 1, 16) AS span_id,
@@ -48,7 +48,10 @@ SELECT
     'default',
     'receiver',
     'stream-' || CAST((n // 10) % 8 AS VARCHAR),
-    n // 80
+    n // 80,
+    ['frontend', 'checkout', 'payments', 'inventory', 'search', 'users', 'email', 'shipping'][(n // 10) % 8 + 1],
+    'bench',
+    n // 122880
 FROM (
     SELECT
         n,
@@ -63,7 +66,8 @@ FROM (
 
 LOGS_SQL = """
 INSERT INTO log_data ("time", observed_time, trace_id, span_id, severity_number, severity_text, body, resource_id,
-                      scope_id, attributes, category, rule, category_source, stream_id, seq)
+                      scope_id, attributes, category, rule, category_source, stream_id, seq, service_name,
+                      scope_name, ingest_batch)
 SELECT
     t, t, md5(CAST(n // 3 AS VARCHAR)), NULL,
     CASE WHEN n % 50 = 0 THEN 17 ELSE 9 END,
@@ -82,7 +86,9 @@ SELECT
     END,
     CAST(n % 8 AS UINTEGER), 0, MAP {},
     CASE WHEN n % 50 = 0 THEN 'critical' ELSE 'system' END, 'default', 'receiver',
-    'logstream-' || CAST(n % 8 AS VARCHAR), n // 8
+    'logstream-' || CAST(n % 8 AS VARCHAR), n // 8,
+    ['frontend', 'checkout', 'payments', 'inventory', 'search', 'users', 'email', 'shipping'][n % 8 + 1], 'bench',
+    n // 122880
 FROM (
     SELECT n, TIMESTAMP '2026-01-20 00:00:00' + to_microseconds(CAST(n * 86400000000 // $logs AS BIGINT)) AS t
     FROM range($logs) AS r(n)
@@ -101,6 +107,11 @@ def build(path: Path, spans: int, logs: int) -> None:
     conn.execute("INSERT INTO scopes VALUES (0, 'bench', '1.0', NULL, ''::BLOB)")
     conn.execute(SPANS_SQL, {"spans": spans, "traces": max(spans // 10, 1)})
     conn.execute(LOGS_SQL, {"logs": logs})
+    # the store's trace lookups (trace_spans / trace_logs) read trace_batches, which Store.ingest fills
+    conn.execute(
+        "INSERT INTO trace_batches SELECT DISTINCT trace_key(trace_id), ingest_batch FROM span_data "
+        "UNION SELECT DISTINCT trace_key(trace_id), ingest_batch FROM log_data WHERE trace_id IS NOT NULL"
+    )
     conn.execute("CHECKPOINT")
     store.close()
 
