@@ -39,8 +39,9 @@ SELECT
     start_time,
     start_time + to_microseconds(CAST(dur_us AS BIGINT)),
     CASE WHEN hash(n) % 100 = 0 THEN 'error' ELSE 'unset' END,
-    CAST((n // 10) % 8 AS UINTEGER),
+    CAST(((n // 10) + CASE WHEN n % 10 = 0 THEN 0 ELSE 1 + n % 3 END) % 8 AS UINTEGER),
     0,
+    -- children run in other services (1 + n % 3 further along the list), so the service map has edges
     MAP {'http.route': '/r' || CAST((n // 10) % 40 AS VARCHAR)},
     [],
     [],
@@ -49,7 +50,7 @@ SELECT
     'receiver',
     'stream-' || CAST((n // 10) % 8 AS VARCHAR),
     n // 80,
-    ['frontend', 'checkout', 'payments', 'inventory', 'search', 'users', 'email', 'shipping'][(n // 10) % 8 + 1],
+    ['frontend', 'checkout', 'payments', 'inventory', 'search', 'users', 'email', 'shipping'][((n // 10) + CASE WHEN n % 10 = 0 THEN 0 ELSE 1 + n % 3 END) % 8 + 1],
     'bench',
     n // 122880
 FROM (
