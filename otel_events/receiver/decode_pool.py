@@ -199,10 +199,10 @@ class _WorkerSlot:
             if not ours.poll(_START_TIMEOUT_SECONDS) or ours.recv_bytes() != _READY:
                 raise EOFError
         except (EOFError, OSError):
+            process.join(_EXIT_GRACE_SECONDS)
+            code = process.exitcode
             self._stop_process()
-            raise WorkerStartError(
-                f"decoder process {self._number} did not start (exit code {process.exitcode})"
-            ) from None
+            raise WorkerStartError(f"decoder process {self._number} did not start (exit code {code})") from None
 
     def _stop_process(self) -> None:
         if self._conn is not None:
@@ -219,7 +219,7 @@ class _WorkerSlot:
     def _run(self) -> None:
         try:
             self._spawn()  # now rather than with the first batch; a failure is retried then
-        except WorkerStartError as exc:
+        except Exception as exc:
             _logger.error("%s; retrying with the next batch", exc)
         try:
             while (task := self._pool._tasks.get()) is not None:
@@ -254,7 +254,7 @@ class _WorkerSlot:
         if len(poison) == len(items):
             return replace(self._decode_once([]), errors=poison)
         # An empty payload decodes to an empty request: no rows, and every row keeps its record index.
-        spared = [replace(item, payload=b"") if index in poison else item for index, item in enumerate(items)]
+        spared = [IngestItem(item.signal, b"") if index in poison else item for index, item in enumerate(items)]
         batch = self._decode_once(spared)
         return replace(batch, errors={**batch.errors, **poison})
 
