@@ -129,17 +129,13 @@ class EventsClient:
         return self._call(self._stub.Status, events_pb2.StatusRequest())
 
     def tail(self, filter: str = "", buffer_size: int = 0) -> Iterator[events_pb2.TailResponse]:
-        """Stream stored items until the receiver stops or the caller stops iterating.
+        """Subscribe now; the returned iterator yields what is stored from then on, until the receiver stops.
 
-        Raises:
-            RemoteError: refused (bad filter, too many subscribers) or the connection is lost.
+        Iteration raises ``RemoteError`` when the call is refused (bad filter, too many subscribers) or lost.
         """
         request = events_pb2.TailRequest(filter=filter, buffer_size=buffer_size)
-        call = self._stub.Tail(request, metadata=self._metadata)
-        try:
-            yield from _translated(call, self.target)
-        finally:
-            call.cancel()
+        call = self._stub.Tail(request, metadata=self._metadata)  # the call starts here, not at the first read
+        return _translated(call, self.target)
 
     def close(self) -> None:
         """Close the channel."""
@@ -160,13 +156,15 @@ class EventsClient:
             raise _error(exc, self.target) from None
 
 
-def _translated(responses: Iterator, target: str) -> Iterator:
+def _translated(call: Any, target: str) -> Iterator:
     try:
-        yield from responses
+        yield from call
     except grpc.RpcError as exc:
         if exc.code() is grpc.StatusCode.CANCELLED:
             return
         raise _error(exc, target) from None
+    finally:
+        call.cancel()
 
 
 def _error(exc: grpc.RpcError, target: str) -> Exception:
