@@ -112,13 +112,18 @@ def test_webhook_gets_matching_items_as_json(store: Store, hook) -> None:
 def test_failing_webhook_opens_the_breaker_then_recovers(store: Store, hook) -> None:
     url, server = hook
     server.mode = "fail"
-    runner = HandlerRunner(store.connection.cursor, [_rule(url)], poll_interval=3600)
+    # A cool-down long enough that no half-open trial can start before the open state is checked.
+    rule = _rule(url, breaker=BreakerSettings(failure_threshold=3, cooldown=1.0))
+    runner = HandlerRunner(store.connection.cursor, [rule], poll_interval=3600)
     runner.start()
     try:
         _ingest(store, ["failure", "error"])
         assert runner.poll_once() == 2
-        wait_until(lambda: runner.stats()["alerts"]["failed"] == 1)
+        # The first item's two failed attempts count as one failed delivery; the breaker opens on the
+        # second item's first attempt, a moment later.
+        wait_until(lambda: runner.stats()["alerts"]["breaker_opened"] == 1)
         stats = runner.stats()["alerts"]
+        assert stats["failed"] == 1
         # Two items, two attempts each: the third failed attempt opened the breaker; the second item waits.
         assert stats["state"] == "open" and stats["breaker_opened"] == 1
         hits_while_open = server.hits
