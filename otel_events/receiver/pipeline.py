@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -27,24 +28,34 @@ _RETRY_MAX_SECONDS = 5.0
 
 @runtime_checkable
 class StagedSink(RecordSink, Protocol):
-    """A sink that decodes batches concurrently (e.g. in worker processes) and appends them one at a time.
+    """A sink that decodes batches concurrently (e.g. in worker processes) and appends them in WAL order.
 
-    The pipeline starts decoding up to ``max_decoding`` batches ahead and appends the results in WAL order, so the
-    position stored with each append is still the last record of everything stored.
+    The pipeline starts decoding up to ``max_decoding`` batches at once, keeps at most ``max_in_flight`` batches
+    between reading and storing, and appends decoded batches oldest first. Consecutive batches that are decoded by the
+    time the oldest is are appended together in one call (one transaction): under load appends grow large, which is
+    what makes them fast (PERF-NOTES: DuckDB commits of 100k rows are 3-5x faster than 5k-row ones).
     """
 
     @property
     def max_decoding(self) -> int:
-        """Batches that decode at once (0: ``decode`` finishes before it returns). The pipeline keeps one more in
-        flight, the one being appended; each holds its records and, decoded, its rows."""
+        """Batches that decode at once (0: ``decode`` finishes before it returns)."""
+        ...
+
+    @property
+    def max_in_flight(self) -> int:
+        """Batches read but not yet stored (decoding or decoded); each holds its records and, decoded, its rows."""
         ...
 
     def decode(self, records: Sequence[WalRecord]) -> Future[Any]:
         """Start decoding ``records``; the future's result goes to ``append``."""
         ...
 
-    def append(self, decoded: Any, records: Sequence[WalRecord]) -> int:
-        """Store a decoded batch and its last record's LSN atomically; returns the items stored.
+    def append(self, decoded: Sequence[Any], records: Sequence[WalRecord]) -> int:
+        """Store decoded batches (in order) and the last record's LSN atomically; returns the items stored.
+
+        Args:
+            decoded: results of ``decode`` for consecutive batches.
+            records: the records of those batches, in order.
 
         Raises:
             Exception: only when nothing was stored; the pipeline retries the append.
@@ -98,7 +109,7 @@ class IngestPipeline:
         self._pending: list[WalRecord] = []
         self._pending_bytes = 0
         self._max_decoding = self._staged.max_decoding if self._staged is not None else 0
-        self._max_in_flight = self._max_decoding + 1
+        self._max_in_flight = max(1, self._staged.max_in_flight) if self._staged is not None else 1
         self._read_retry_delay = _RETRY_MIN_SECONDS
 
     @property
@@ -161,21 +172,25 @@ class IngestPipeline:
                 room = len(self._in_flight) < self._max_in_flight
                 wait_futures([head.decoded], timeout=_DECODE_POLL_SECONDS if room else _IDLE_WAIT_SECONDS)
                 continue
+            group = self._ready_group()
             try:
-                items = self._store(head)
+                items = self._store(group)
             except Exception:
                 # The store refused the whole batch (disk full, file problem) or decoding it failed: keep it and
                 # retry, backing off. Meanwhile the WAL absorbs new requests until its budget is spent.
                 self._counters.record_store_error()
-                _logger.exception("storing %d WAL records failed; retrying in %.1f s", len(head.records), retry_delay)
+                records = sum(len(batch.records) for batch in group)
+                _logger.exception("storing %d WAL records failed; retrying in %.1f s", records, retry_delay)
                 if self._abandon.wait(retry_delay):
                     return
                 retry_delay = min(retry_delay * 2, _RETRY_MAX_SECONDS)
                 continue
             retry_delay = _RETRY_MIN_SECONDS
-            self._in_flight.popleft()
-            self._counters.record_stored(len(head.records), items, time.perf_counter() - head.started)
-            self._stored_lsn = head.records[-1].lsn
+            for _ in group:
+                self._in_flight.popleft()
+            records = sum(len(batch.records) for batch in group)
+            self._counters.record_stored(records, items, time.perf_counter() - head.started)
+            self._stored_lsn = group[-1].records[-1].lsn
             self._wal.release(self._stored_lsn)
 
     def _fill(self) -> bool:
@@ -207,18 +222,31 @@ class IngestPipeline:
             batch.decoded = self._staged.decode(records)
         return batch
 
-    def _store(self, batch: _Batch) -> int:
-        """Store the oldest batch in flight; a failed decode is started again before the error propagates."""
+    def _ready_group(self) -> list[_Batch]:
+        """The oldest batch and the consecutive batches after it that decoded successfully already."""
+        group = [self._in_flight[0]]
+        for batch in itertools.islice(self._in_flight, 1, None):
+            future = batch.decoded
+            if future is None or not future.done() or future.exception() is not None:
+                break
+            group.append(batch)
+        return group
+
+    def _store(self, group: list[_Batch]) -> int:
+        """Store batches in one sink call; a failed decode is started again before the error propagates."""
         if self._staged is None:
-            return self._sink.store_records(batch.records)
-        assert batch.decoded is not None
-        try:
-            decoded = batch.decoded.result()
-        except Exception:
-            batch.decoded = self._staged.decode(batch.records)
-            raise
-        items = self._staged.append(decoded, batch.records)
-        batch.decoded = None  # the rows are stored: let them go before the next batch
+            return self._sink.store_records([record for batch in group for record in batch.records])
+        decoded = []
+        for batch in group:
+            assert batch.decoded is not None
+            try:
+                decoded.append(batch.decoded.result())
+            except Exception:
+                batch.decoded = self._staged.decode(batch.records)
+                raise
+        items = self._staged.append(decoded, [record for batch in group for record in batch.records])
+        for batch in group:
+            batch.decoded = None  # the rows are stored: let them go before the next batch
         return items
 
     def _read_durable(self, max_bytes: int) -> list[WalRecord] | None:

@@ -6,9 +6,10 @@ Each of N client processes sends pre-serialized 512-span requests (realistic att
 few requests in flight, for S seconds, to a ``otel-events serve`` subprocess on 127.0.0.1. Every request gets
 its own ``otel_events.stream_id`` (patched into the bytes) so nothing is deduplicated. Reported, medians over R
 runs: spans/s acknowledged, spans/s durably stored and queryable (spans counted in DuckDB after the drain,
-divided by the time from the first request until everything was stored), p50/p99 export latency, receiver CPU,
-receiver peak RSS (VmHWM from /proc) and bytes on disk per span. ``--burst`` adds a short burst run that reports
-the acknowledged rate the WAL absorbs while the store lags behind.
+divided by the time from the first request until everything was stored), p50/p99 export latency, receiver CPU
+(alone, and with its decoder processes), receiver peak RSS (VmHWM from /proc; sampled every 0.2 s, RSS and PSS
+summed over the receiver and its decoder processes) and bytes on disk per span. ``--burst`` adds a short burst run
+that reports the acknowledged rate the WAL absorbs while the store lags behind.
 
 ``--protocol grpc|http-protobuf|http-json`` and ``--tls`` choose how clients send (HTTP clients keep one HTTP/1.1
 connection per thread; JSON requests are the OTLP/JSON form of the same spans). ``--compare`` runs every protocol
@@ -258,8 +259,51 @@ class ReceiverProcess:
         self.http_port = int(http_match.group(1))
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _cpu_seconds(self.process.pid)
+
+    def decoder_pids(self) -> list[int]:
+        """The receiver's child processes and theirs (the decoders' fork server and the decoders)."""
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    parents[int(entry)] = int(_stat_fields(int(entry))[1])
+                except (OSError, IndexError):
+                    continue
+        found: list[int] = []
+        frontier = {self.process.pid}
+        while frontier:
+            frontier = {pid for pid, parent in parents.items() if parent in frontier}
+            found += frontier
+        return found
+
+    def memory_mib(self) -> tuple[float, float, float]:
+        """Now: the receiver process's RSS, the RSS summed over it and its decoders, and their summed PSS.
+
+        Decoders fork from a server that loaded the decoder, so they share most pages with it: PSS (each shared page
+        divided among its sharers) is what the whole tree really takes; summed RSS counts shared pages repeatedly.
+        """
+        main = rss = pss = 0.0
+        for pid in [self.process.pid, *self.decoder_pids()]:
+            try:
+                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
+                continue
+            fields = {line.split(":")[0]: int(line.split()[1]) / 1024 for line in text.splitlines()[1:]}
+            main = main or fields.get("Rss", 0.0)
+            rss += fields.get("Rss", 0.0)
+            pss += fields.get("Pss", 0.0)
+        return main, rss, pss
+
+    def tree_cpu_seconds(self, pids: list[int]) -> float:
+        """CPU of the receiver and of the given decoder processes (those alive now)."""
+        total = self.cpu_seconds()
+        for pid in pids:
+            try:
+                total += _cpu_seconds(pid)
+            except (OSError, IndexError):
+                continue
+        return total
 
     def peak_rss_mib(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -279,6 +323,36 @@ class ReceiverProcess:
         return self.process.wait(600)
 
 
+def _stat_fields(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class MemorySampler:
+    """Samples the receiver's memory every 0.2 s; keeps the peaks of ``ReceiverProcess.memory_mib``."""
+
+    def __init__(self, receiver: ReceiverProcess) -> None:
+        self.peaks = (0.0, 0.0, 0.0)
+        self._receiver = receiver
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            now = self._receiver.memory_mib()
+            self.peaks = tuple(max(peak, value) for peak, value in zip(self.peaks, now, strict=True))
+
+    def stop(self) -> tuple[float, float, float]:
+        self._stop.set()
+        self._thread.join()
+        return self.peaks
+
+
 @dataclass
 class RunResult:
     acked_spans_per_s: float
@@ -287,11 +361,19 @@ class RunResult:
     p50_ms: float
     p99_ms: float
     cpu_percent: float
+    tree_cpu_percent: float
     peak_rss_mib: float
+    peak_tree_rss_mib: float
+    peak_tree_pss_mib: float
     bytes_per_span: float
     failed: int
     stored_spans: int
     acked_spans: int
+
+    @property
+    def tree_cpu_us_per_span(self) -> float:
+        seconds = self.stored_spans / max(self.stored_spans_per_s, 1e-9)
+        return self.tree_cpu_percent / 100 * seconds / max(self.stored_spans, 1) * 1e6
 
 
 def run_once(
@@ -318,7 +400,10 @@ def run_once(
             worker.start()
         # Client processes need a moment to build their requests; time from the first acknowledgement.
         _wait(lambda: receiver.status().get("received_requests"), 60, "no request was acknowledged")
+        decoders = receiver.decoder_pids()
+        sampler = MemorySampler(receiver)
         started, cpu_started = time.monotonic(), receiver.cpu_seconds()
+        tree_cpu_started = receiver.tree_cpu_seconds(decoders)
         reports = [results.get() for _ in workers]
         load_seconds = time.monotonic() - started
         stored_during_load = receiver.status().get("stored_items", 0)
@@ -328,7 +413,9 @@ def run_once(
         _wait(lambda: receiver.status().get("stored_items", 0) >= acked, 600, "the receiver did not drain")
         stored_seconds = time.monotonic() - started
         cpu = receiver.cpu_seconds() - cpu_started
+        tree_cpu = receiver.tree_cpu_seconds(decoders) - tree_cpu_started
         peak = receiver.peak_rss_mib()
+        _, peak_tree_rss, peak_tree_pss = sampler.stop()
         code = receiver.stop()
         assert code == 0, f"receiver exited with {code}"
         with duckdb.connect(str(db_path), read_only=True) as con:
@@ -342,7 +429,10 @@ def run_once(
             p50_ms=latencies[len(latencies) // 2] * 1000,
             p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
             cpu_percent=100 * cpu / stored_seconds,
+            tree_cpu_percent=100 * tree_cpu / stored_seconds,
             peak_rss_mib=peak,
+            peak_tree_rss_mib=peak_tree_rss,
+            peak_tree_pss_mib=peak_tree_pss,
             bytes_per_span=size / max(stored, 1),
             failed=sum(r["failed"] for r in reports),
             stored_spans=stored,
@@ -369,7 +459,11 @@ def print_table(title: str, runs: list[RunResult]) -> None:
         ("export latency p50", f"{median('p50_ms'):.1f} ms"),
         ("export latency p99", f"{median('p99_ms'):.1f} ms"),
         ("receiver CPU (100% = one core)", f"{median('cpu_percent'):.0f} %"),
+        ("receiver + decoders CPU", f"{median('tree_cpu_percent'):.0f} %"),
+        ("CPU per stored span, receiver + decoders", f"{median('tree_cpu_us_per_span'):.1f} µs"),
         ("receiver peak RSS (max)", f"{max(run.peak_rss_mib for run in runs):.0f} MiB"),
+        ("receiver + decoders peak RSS, summed (max)", f"{max(run.peak_tree_rss_mib for run in runs):.0f} MiB"),
+        ("receiver + decoders peak PSS, summed (max)", f"{max(run.peak_tree_pss_mib for run in runs):.0f} MiB"),
         ("bytes on disk per span", f"{median('bytes_per_span'):.1f} B"),
         ("acked spans = stored spans", str(all(run.acked_spans == run.stored_spans for run in runs))),
         ("failed requests", str(sum(run.failed for run in runs))),

@@ -20,9 +20,12 @@ from otel_events.receiver.wal import WalRecord, WriteAheadLog
 class ThreadedStagedSink:
     """Decodes in threads with random delays (so later batches often finish first); records every append."""
 
-    def __init__(self, max_decoding: int, *, seed: int = 7) -> None:
+    def __init__(self, max_decoding: int, max_in_flight: int | None = None, *, seed: int = 7) -> None:
         self.max_decoding = max_decoding
+        self.max_in_flight = max_in_flight or max_decoding + 1
         self.appended: list[list[int]] = []
+        self.groups: list[int] = []
+        self.decoded_sizes: list[int] = []
         self.positions: list[int] = []
         self.decode_failures = 0
         self.append_failures = 0
@@ -37,6 +40,7 @@ class ThreadedStagedSink:
     def decode(self, records: Sequence[WalRecord]) -> Future[list[int]]:
         with self._lock:
             self.decode_calls += 1
+            self.decoded_sizes.append(len(records))
             self._in_flight += 1
             self.max_in_flight_seen = max(self.max_in_flight_seen, self._in_flight)
             fail = self.decode_failures > 0
@@ -51,15 +55,16 @@ class ThreadedStagedSink:
 
         return self._executor.submit(work)
 
-    def append(self, decoded: list[int], records: Sequence[WalRecord]) -> int:
+    def append(self, decoded: Sequence[list[int]], records: Sequence[WalRecord]) -> int:
         with self._stored:
             if self.append_failures:
                 self.append_failures -= 1
                 raise OSError("disk full")
-            assert decoded == [record.lsn for record in records]
-            self.appended.append(decoded)
+            assert [lsn for batch in decoded for lsn in batch] == [record.lsn for record in records]
+            self.appended.append([lsn for batch in decoded for lsn in batch])
+            self.groups.append(len(decoded))
             self.positions.append(records[-1].lsn)
-            self._in_flight -= 1
+            self._in_flight -= len(decoded)
             self._stored.notify_all()
             return len(records)
 
@@ -117,11 +122,26 @@ def test_batches_decoded_out_of_order_are_appended_in_wal_order_with_bounded_in_
     stored = [lsn for batch in sink.appended for lsn in batch]
     assert stored == list(range(1, 401)), "every record once, in WAL order"
     assert sink.positions == sorted(sink.positions) and sink.positions[-1] == 400
-    assert len(sink.appended) > 3, "several batches were in flight"
-    assert max(len(batch) for batch in sink.appended) <= 5, "a batch stops once it holds batch_max_bytes"
-    assert sink.max_in_flight_seen <= 3 + 1, "decoding batches plus the one being appended"
+    assert len(sink.decoded_sizes) > 3, "several batches were in flight"
+    assert max(sink.decoded_sizes) <= 5, "a batch stops once it holds batch_max_bytes"
+    assert sink.max_in_flight_seen <= 3 + 1, "at most max_in_flight batches between reading and storing"
     assert counters.snapshot()["stored_items"] == 400
     assert pipeline.queue_depth == 0
+
+
+def test_batches_decoded_while_the_store_is_busy_are_appended_together(wal: WriteAheadLog) -> None:
+    sink = ThreadedStagedSink(max_decoding=2, max_in_flight=6)
+    sink.append_failures = 1  # the first append waits out a retry delay while later batches decode
+    pipeline = IngestPipeline(wal, sink, ReceiverCounters(), batch_max_bytes=2_500)
+    pipeline.start(0)
+    append_concurrently(wal, 60)
+    sink.wait_for(60)
+    wal.close()
+    assert pipeline.stop(10)
+    sink.close()
+    assert [lsn for batch in sink.appended for lsn in batch] == list(range(1, 61))
+    assert max(sink.groups) > 1, "consecutive decoded batches went to the sink in one call"
+    assert sink.max_in_flight_seen <= 6
 
 
 def test_a_failed_decode_is_started_again_and_stored_once(wal: WriteAheadLog) -> None:
@@ -138,7 +158,7 @@ def test_a_failed_decode_is_started_again_and_stored_once(wal: WriteAheadLog) ->
     sink.close()
     assert [lsn for batch in sink.appended for lsn in batch] == [1, 2, 3, 4, 5]
     assert counters.snapshot()["store_errors"] == 1
-    assert sink.decode_calls == len(sink.appended) + 1
+    assert sink.decode_calls == sum(sink.groups) + 1
 
 
 def test_a_failed_append_is_retried_with_the_same_decoded_batch(wal: WriteAheadLog) -> None:
