@@ -1,4 +1,10 @@
-"""``otel-events sql "SELECT ..." --db PATH [--format table|json|csv]``: plain SQL against a store file."""
+"""``otel-events sql "SELECT ..." --db PATH [--filter EXPR [--view VIEW]] [--format table|json|csv]``: plain SQL
+against a store file.
+
+``--filter`` (the analyses' filter language, SPEC §6) defines a relation ``filtered``: the rows of ``--view`` (default
+``spans``) matching the filter, with its values bound as parameters. The query may read it like any view; without a
+query, the command prints ``SELECT * FROM filtered``.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from typing import TextIO
 
 import duckdb
 
-from otel_events.errors import StoreError
+from otel_events.errors import ConfigError, StoreError
 from otel_events.store.store import open_database
 
 DEFAULT_DB = "otel_events.duckdb"
@@ -39,7 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "metric_points, traces). When a running receiver holds the file, the query runs through its read-only "
         "query API.",
     )
-    parser.add_argument("query", help='the SQL, e.g. "SELECT name, count(*) FROM spans GROUP BY ALL"')
+    parser.add_argument(
+        "query",
+        nargs="?",
+        help='the SQL, e.g. "SELECT name, count(*) FROM spans GROUP BY ALL" (default with --filter: '
+        '"SELECT * FROM filtered")',
+    )
     parser.add_argument("--db", default=DEFAULT_DB, help=f"the DuckDB file (default ./{DEFAULT_DB})")
     parser.add_argument(
         "--target",
@@ -49,25 +60,64 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--archive", metavar="DIR", help="also read the rows archived under DIR (hive-partitioned Parquet)"
     )
+    parser.add_argument(
+        "--filter",
+        metavar="EXPR",
+        help="define the relation `filtered`: the rows of --view matching EXPR (e.g. \"service = 'checkout'\"); "
+        "values are bound as parameters. Local store files only",
+    )
+    parser.add_argument(
+        "--view",
+        choices=["spans", "logs", "metric_points", "traces"],
+        default="spans",
+        help="the view --filter selects from (default spans)",
+    )
     parser.add_argument("--format", choices=[f.value for f in SqlFormat], default=SqlFormat.TABLE.value)
     parser.set_defaults(func=run_sql_command)
 
 
+FILTERED_QUERY = "SELECT * FROM filtered"
+# The receiver's query API takes SQL text only (proto QueryRequest.sql has no parameters), and a filter's values
+# are never formatted into SQL, so --filter runs on local files only.
+_REMOTE_FILTER = (
+    "--filter is not available through a receiver's query API (it takes no bound parameters){why}; "
+    "put the condition in the SQL, or use `otel-events analyze ... --filter`"
+)
+
+
 def run_sql_command(args: argparse.Namespace) -> int:
     """Handler of ``otel-events sql``; returns the exit code."""
+    query = _query_of(args)
     if args.target is not None:
-        columns, rows = _run_remote(args.target, args.query)
+        if args.filter is not None:
+            raise ConfigError(_REMOTE_FILTER.format(why=""))
+        columns, rows = _run_remote(args.target, query)
     else:
         try:
-            columns, rows = run_query(args.db, args.query, args.archive)
+            columns, rows = run_query(args.db, query, args.archive, filter=args.filter, view=args.view)
         except StoreError as exc:
             from pathlib import Path
 
             from otel_events.stream.client import receiver_target
 
-            columns, rows = _run_remote(receiver_target(Path(args.db), exc), args.query)
+            target = receiver_target(Path(args.db), exc)
+            if args.filter is not None:
+                raise ConfigError(
+                    _REMOTE_FILTER.format(why=f": {args.db} is held by the receiver at {target}")
+                ) from None
+            columns, rows = _run_remote(target, query)
     write_rows(sys.stdout, columns, rows, SqlFormat(args.format))
     return 0
+
+
+def _query_of(args: argparse.Namespace) -> str:
+    if args.query is not None and args.query.strip():
+        if args.filter is not None and "filtered" not in args.query.lower():
+            raise ConfigError("--filter defines the relation `filtered`, but the query does not read it")
+        return args.query
+    if args.filter is None:
+        raise ConfigError('give a SQL query (e.g. "SELECT count(*) FROM spans"), or --filter EXPR')
+    return FILTERED_QUERY
 
 
 def _run_remote(target: str, query: str) -> tuple[list[str], list[tuple]]:
@@ -77,11 +127,22 @@ def _run_remote(target: str, query: str) -> tuple[list[str], list[tuple]]:
         return client.sql(query)
 
 
-def run_query(path: str, query: str, archive: str | None = None) -> tuple[list[str], list[tuple]]:
+def run_query(
+    path: str, query: str, archive: str | None = None, *, filter: str | None = None, view: str = "spans"
+) -> tuple[list[str], list[tuple]]:
     """Run ``query`` on the store at ``path`` opened read-only (plus the rows archived under ``archive``).
+
+    Args:
+        path: the DuckDB file.
+        query: one SQL statement.
+        archive: a directory of archived rows the views also read.
+        filter: a filter expression; the query may then read the relation ``filtered`` (the rows of ``view``
+            matching it, values bound as parameters).
+        view: the view ``filter`` selects from.
 
     Raises:
         StoreError: the file is missing, locked by a running receiver, or the SQL fails.
+        FilterSyntaxError: the filter is invalid.
     """
     con = open_database(path, read_only=True)
     try:
@@ -91,6 +152,10 @@ def run_query(path: str, query: str, archive: str | None = None) -> tuple[list[s
             from otel_events.store.archive import attach_archive
 
             attach_archive(con, Path(archive))
+        if filter is not None:
+            from otel_events.analyze.filtered_view import define_filtered_view
+
+            define_filtered_view(con, filter, view)
         cursor = con.execute(query)
         if cursor.description is None:
             return [], []
