@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -44,6 +45,11 @@ class StoreSink:
             # still growing row group again. Measured draining 1M spans with two decoders: 20.5 µs of receiver CPU
             # per span at the default, 11.8 µs at 256 MB (plus ~1 s for the checkpoint at close).
             self.store.connection.execute(f"SET checkpoint_threshold = '{_CHECKPOINT_THRESHOLD}'")
+            # The decoders take the cores; DuckDB's own threads only add overhead and per-thread memory to appends.
+            # Measured draining 770k spans on 2 cores with two decoders: the same rate with 1 thread as with 2, 9.9
+            # instead of 13.9 µs of receiver CPU per span, 365 instead of 396 MiB peak RSS.
+            threads = max(1, len(os.sched_getaffinity(0)) - decode_workers)
+            self.store.connection.execute(f"SET threads = {threads}")
             # Move schema changes made while opening (creation, migrations) out of DuckDB's own WAL into the file:
             # duckdb 1.5.5 cannot replay an `ALTER ... SET DEFAULT nextval(...)` from its WAL, so a kill -9 before
             # the first automatic checkpoint would leave a file that no longer opens. Data appends replay fine.

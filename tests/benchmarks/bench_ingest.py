@@ -295,16 +295,6 @@ class ReceiverProcess:
             pss += fields.get("Pss", 0.0)
         return main, rss, pss
 
-    def tree_cpu_seconds(self, pids: list[int]) -> float:
-        """CPU of the receiver and of the given decoder processes (those alive now)."""
-        total = self.cpu_seconds()
-        for pid in pids:
-            try:
-                total += _cpu_seconds(pid)
-            except (OSError, IndexError):
-                continue
-        return total
-
     def peak_rss_mib(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -333,11 +323,17 @@ def _cpu_seconds(pid: int) -> float:
 
 
 class MemorySampler:
-    """Samples the receiver's memory every 0.2 s; keeps the peaks of ``ReceiverProcess.memory_mib``."""
+    """Samples the receiver's process tree every 0.2 s: peaks of ``ReceiverProcess.memory_mib`` and CPU per process.
+
+    Decoders may start (or be restarted) after the run began: CPU is counted per process from when it was first seen,
+    from zero for processes that appeared later.
+    """
 
     def __init__(self, receiver: ReceiverProcess) -> None:
         self.peaks = (0.0, 0.0, 0.0)
         self._receiver = receiver
+        self._cpu_first: dict[int, float] = {pid: _cpu_seconds(pid) for pid in receiver.decoder_pids()}
+        self._cpu_last = dict(self._cpu_first)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -346,6 +342,16 @@ class MemorySampler:
         while not self._stop.wait(0.2):
             now = self._receiver.memory_mib()
             self.peaks = tuple(max(peak, value) for peak, value in zip(self.peaks, now, strict=True))
+            for pid in self._receiver.decoder_pids():
+                try:
+                    self._cpu_last[pid] = _cpu_seconds(pid)
+                except (OSError, IndexError):
+                    continue
+                self._cpu_first.setdefault(pid, 0.0)
+
+    def decoder_cpu_seconds(self) -> float:
+        """CPU the decoder processes used since the sampler started (up to their last sample)."""
+        return sum(self._cpu_last[pid] - first for pid, first in self._cpu_first.items())
 
     def stop(self) -> tuple[float, float, float]:
         self._stop.set()
@@ -400,10 +406,8 @@ def run_once(
             worker.start()
         # Client processes need a moment to build their requests; time from the first acknowledgement.
         _wait(lambda: receiver.status().get("received_requests"), 60, "no request was acknowledged")
-        decoders = receiver.decoder_pids()
         sampler = MemorySampler(receiver)
         started, cpu_started = time.monotonic(), receiver.cpu_seconds()
-        tree_cpu_started = receiver.tree_cpu_seconds(decoders)
         reports = [results.get() for _ in workers]
         load_seconds = time.monotonic() - started
         stored_during_load = receiver.status().get("stored_items", 0)
@@ -413,9 +417,9 @@ def run_once(
         _wait(lambda: receiver.status().get("stored_items", 0) >= acked, 600, "the receiver did not drain")
         stored_seconds = time.monotonic() - started
         cpu = receiver.cpu_seconds() - cpu_started
-        tree_cpu = receiver.tree_cpu_seconds(decoders) - tree_cpu_started
         peak = receiver.peak_rss_mib()
         _, peak_tree_rss, peak_tree_pss = sampler.stop()
+        tree_cpu = cpu + sampler.decoder_cpu_seconds()
         code = receiver.stop()
         assert code == 0, f"receiver exited with {code}"
         with duckdb.connect(str(db_path), read_only=True) as con:
