@@ -80,15 +80,16 @@ class IngestPipeline:
     stored at once so rows are queryable well within a second. Records are read from disk, not kept in memory,
     so a slow store costs WAL disk space (bounded by the WAL budget), never receiver memory.
 
-    With a ``StagedSink`` the next batches decode (in worker processes) while one is appended; appends stay in WAL
-    order (the oldest batch in flight is always appended first), so the stored WAL position is exact after a crash.
-    At most ``max_decoding`` batches are in flight, which bounds the memory they take.
+    With a ``StagedSink`` the next batches decode (in worker processes) while earlier ones are appended; appends
+    stay in WAL order (the oldest batch in flight is always appended first, together with the decoded batches right
+    behind it), so the stored WAL position is exact after a crash. At most ``max_in_flight`` batches are between
+    reading and storing, which bounds the memory they take.
 
     Args:
         wal: the opened write-ahead log.
         sink: where records go; its ``wal_position()`` says where to resume.
         counters: updated after every batch.
-        batch_max_bytes: payload bytes per sink call.
+        batch_max_bytes: payload bytes per batch (per sink call, or per decode with a ``StagedSink``).
     """
 
     def __init__(
