@@ -53,6 +53,10 @@ class RemoteError(OtelEventsError):
     """The receiver's query API refused a call or could not be reached."""
 
 
+class UnreachableError(RemoteError):
+    """Nothing answers at the receiver address (gRPC ``UNAVAILABLE``)."""
+
+
 class NotFoundError(OtelEventsError, LookupError):
     """A trace id, correlation id or other key names nothing in the store."""
 

@@ -11,12 +11,16 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from otel_events.errors import ReceiverError, UnreachableError
 from otel_events.receiver.config import DEFAULT_DB_PATH, default_wal_dir, load_config
 from otel_events.receiver.server import Receiver
 from otel_events.receiver.status import read_status
 from otel_events.stream.background import status_rows
 
 _logger = logging.getLogger(__name__)
+
+# A status call only reads counters: a receiver that takes longer than this is as good as absent.
+_STATUS_TIMEOUT_SECONDS = 10.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,6 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where = status.add_mutually_exclusive_group()
     where.add_argument("--db", type=Path, help=f"the receiver's DuckDB file (default ./{DEFAULT_DB_PATH})")
     where.add_argument("--wal-dir", type=Path, help="the receiver's write-ahead log directory")
+    where.add_argument(
+        "--target", metavar="HOST:PORT", help="ask the receiver serving gRPC there (on this or another host)"
+    )
     status.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     status.set_defaults(func=run_status)
 
@@ -131,14 +138,32 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    """Print the status of a running receiver."""
-    wal_dir = args.wal_dir or default_wal_dir(args.db or DEFAULT_DB_PATH)
-    status = read_status(wal_dir)
+    """Print the status of a running receiver: from its status file, or with ``--target`` from its query API."""
+    if args.target is not None:
+        status = _remote_status(args.target)
+    else:
+        status = read_status(args.wal_dir or default_wal_dir(args.db or DEFAULT_DB_PATH))
     if args.format == "json":
         print(json.dumps(status, indent=2, sort_keys=True))
     else:
         print(format_status_table(status))
     return 0
+
+
+def _remote_status(target: str) -> dict[str, object]:
+    """The status a receiver answers over ``otel_events.v1.EventsService/Status`` (the same fields as its file)."""
+    from otel_events.stream.client import EventsClient
+
+    try:
+        with EventsClient(target, timeout=_STATUS_TIMEOUT_SECONDS) as client:
+            response = client.status()
+    except UnreachableError as exc:
+        # The first line answers the question; gRPC's reason (refused, TLS handshake, ...) follows for diagnosis.
+        raise ReceiverError(f"no receiver at {target}\n{exc}") from None
+    status = json.loads(response.status_json)
+    if not isinstance(status, dict):
+        raise ReceiverError(f"the receiver at {target} answered a status that is not a JSON object")
+    return status
 
 
 def format_status_table(status: dict[str, object]) -> str:

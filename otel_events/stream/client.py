@@ -22,7 +22,7 @@ import pyarrow as pa
 from google.protobuf.message import Message
 
 from otel_events._proto import events_pb2, events_pb2_grpc
-from otel_events.errors import ConfigError, NotFoundError, ReceiverError, RemoteError, StoreError
+from otel_events.errors import ConfigError, NotFoundError, ReceiverError, RemoteError, StoreError, UnreachableError
 from otel_events.stream.analysis_call import AnalysisOutcome
 from otel_events.stream.result_codec import decode_result
 
@@ -174,7 +174,7 @@ def _error(exc: grpc.RpcError, target: str) -> Exception:
     if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED):
         return RemoteError(details)
     if code is grpc.StatusCode.UNAVAILABLE:
-        return RemoteError(f"cannot reach the receiver at {target}: {details}")
+        return UnreachableError(f"cannot reach the receiver at {target}: {details}")
     if code is grpc.StatusCode.UNIMPLEMENTED:
         return RemoteError(f"{target} does not serve the otel_events query API (is it an otel-events receiver?)")
     return RemoteError(f"the receiver at {target} answered {code.name}: {details}")
