@@ -2,7 +2,9 @@
 -- p99 of their own root operation over the same window. A trace's latency is its root span's duration: that is
 -- what the caller waited for (async children that outlive the root are clipped, as in Jaeger's critical path),
 -- and it avoids grouping every span of the store by trace (measured: the `traces` view costs a full GROUP BY).
-WITH roots AS (
+-- MATERIALIZED: read once; inlined into both of its uses, the scan for roots (a NULL test over every span) ran
+-- twice, 454 ms in all at 10M spans (bench_analyze.py).
+WITH roots AS MATERIALIZED (
     SELECT trace_id, service_name, name, start_time, duration_ms
     FROM spans
     WHERE parent_span_id IS NULL
