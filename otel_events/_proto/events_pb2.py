@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1botel_events/v1/events.proto\x12\x0eotel_events.v1\"\x9d\x01\n\x0cQueryRequest\x12\r\n\x03sql\x18\x01 \x01(\tH\x00\x12\x30\n\x08\x61nalysis\x18\x02 \x01(\x0b\x32\x1c.otel_events.v1.AnalysisCallH\x00\x12)\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x19.otel_events.v1.RowFormat\x12\x18\n\x10rows_per_message\x18\x04 \x01(\rB\x07\n\x05query\"5\n\x0c\x41nalysisCall\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fparameters_json\x18\x02 \x01(\t\"\x92\x01\n\rQueryResponse\x12\x13\n\tarrow_ipc\x18\x01 \x01(\x0cH\x00\x12-\n\tjson_rows\x18\x02 \x01(\x0b\x32\x18.otel_events.v1.JsonRowsH\x00\x12\x32\n\x08\x61nalysis\x18\x03 \x01(\x0b\x32\x1e.otel_events.v1.AnalysisResultH\x00\x42\t\n\x07payload\")\n\x08JsonRows\x12\x0f\n\x07\x63olumns\x18\x01 \x03(\t\x12\x0c\n\x04rows\x18\x02 \x01(\t\"<\n\x0e\x41nalysisResult\x12\x13\n\x0bresult_json\x18\x01 \x01(\t\x12\x15\n\rgate_failures\x18\x02 \x03(\t\"\x0f\n\rStatusRequest\"\xf7\x03\n\x0eStatusResponse\x12\x16\n\x0euptime_seconds\x18\x01 \x01(\x01\x12\x19\n\x11received_requests\x18\x02 \x01(\x04\x12\x16\n\x0ereceived_items\x18\x03 \x01(\x04\x12\x16\n\x0ereceived_bytes\x18\x04 \x01(\x04\x12\x16\n\x0estored_records\x18\x05 \x01(\x04\x12\x14\n\x0cstored_items\x18\x06 \x01(\x04\x12\x14\n\x0cstore_errors\x18\x07 \x01(\x04\x12>\n\x08rejected\x18\x08 \x03(\x0b\x32,.otel_events.v1.StatusResponse.RejectedEntry\x12\x11\n\twal_bytes\x18\t \x01(\x04\x12\x13\n\x0bqueue_depth\x18\n \x01(\x04\x12!\n\x14store_latency_p50_ms\x18\x0b \x01(\x01H\x00\x88\x01\x01\x12!\n\x14store_latency_p99_ms\x18\x0c \x01(\x01H\x01\x88\x01\x01\x12\x18\n\x10tail_subscribers\x18\r \x01(\r\x12\x13\n\x0bstatus_json\x18\x0e \x01(\t\x1a/\n\rRejectedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x42\x17\n\x15_store_latency_p50_msB\x17\n\x15_store_latency_p99_ms\"2\n\x0bTailRequest\x12\x0e\n\x06\x66ilter\x18\x01 \x01(\t\x12\x13\n\x0b\x62uffer_size\x18\x02 \x01(\r\"H\n\x0cTailResponse\x12\x0f\n\x07\x64ropped\x18\x01 \x01(\x04\x12\'\n\x05items\x18\x02 \x03(\x0b\x32\x18.otel_events.v1.TailItem\"\xc1\x01\n\x08TailItem\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x16\n\x0etime_unix_nano\x18\x02 \x01(\x03\x12\x10\n\x08trace_id\x18\x03 \x01(\t\x12\x0f\n\x07span_id\x18\x04 \x01(\t\x12\x14\n\x0cservice_name\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\x0c\n\x04\x62ody\x18\x07 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x08 \x01(\t\x12\x10\n\x03seq\x18\t \x01(\x03H\x00\x88\x01\x01\x12\x0e\n\x06tenant\x18\n \x01(\tB\x06\n\x04_seq*R\n\tRowFormat\x12\x1a\n\x16ROW_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10ROW_FORMAT_ARROW\x10\x01\x12\x13\n\x0fROW_FORMAT_JSON\x10\x02\x32\xe5\x01\n\rEventsService\x12\x46\n\x05Query\x12\x1c.otel_events.v1.QueryRequest\x1a\x1d.otel_events.v1.QueryResponse0\x01\x12G\n\x06Status\x12\x1d.otel_events.v1.StatusRequest\x1a\x1e.otel_events.v1.StatusResponse\x12\x43\n\x04Tail\x12\x1b.otel_events.v1.TailRequest\x1a\x1c.otel_events.v1.TailResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1botel_events/v1/events.proto\x12\x0eotel_events.v1\"\xb6\x01\n\x0cQueryRequest\x12\r\n\x03sql\x18\x01 \x01(\tH\x00\x12\x30\n\x08\x61nalysis\x18\x02 \x01(\x0b\x32\x1c.otel_events.v1.AnalysisCallH\x00\x12)\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x19.otel_events.v1.RowFormat\x12\x18\n\x10rows_per_message\x18\x04 \x01(\r\x12\x17\n\x0fparameters_json\x18\x05 \x01(\tB\x07\n\x05query\"5\n\x0c\x41nalysisCall\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fparameters_json\x18\x02 \x01(\t\"\x92\x01\n\rQueryResponse\x12\x13\n\tarrow_ipc\x18\x01 \x01(\x0cH\x00\x12-\n\tjson_rows\x18\x02 \x01(\x0b\x32\x18.otel_events.v1.JsonRowsH\x00\x12\x32\n\x08\x61nalysis\x18\x03 \x01(\x0b\x32\x1e.otel_events.v1.AnalysisResultH\x00\x42\t\n\x07payload\")\n\x08JsonRows\x12\x0f\n\x07\x63olumns\x18\x01 \x03(\t\x12\x0c\n\x04rows\x18\x02 \x01(\t\"<\n\x0e\x41nalysisResult\x12\x13\n\x0bresult_json\x18\x01 \x01(\t\x12\x15\n\rgate_failures\x18\x02 \x03(\t\"\x0f\n\rStatusRequest\"\xf7\x03\n\x0eStatusResponse\x12\x16\n\x0euptime_seconds\x18\x01 \x01(\x01\x12\x19\n\x11received_requests\x18\x02 \x01(\x04\x12\x16\n\x0ereceived_items\x18\x03 \x01(\x04\x12\x16\n\x0ereceived_bytes\x18\x04 \x01(\x04\x12\x16\n\x0estored_records\x18\x05 \x01(\x04\x12\x14\n\x0cstored_items\x18\x06 \x01(\x04\x12\x14\n\x0cstore_errors\x18\x07 \x01(\x04\x12>\n\x08rejected\x18\x08 \x03(\x0b\x32,.otel_events.v1.StatusResponse.RejectedEntry\x12\x11\n\twal_bytes\x18\t \x01(\x04\x12\x13\n\x0bqueue_depth\x18\n \x01(\x04\x12!\n\x14store_latency_p50_ms\x18\x0b \x01(\x01H\x00\x88\x01\x01\x12!\n\x14store_latency_p99_ms\x18\x0c \x01(\x01H\x01\x88\x01\x01\x12\x18\n\x10tail_subscribers\x18\r \x01(\r\x12\x13\n\x0bstatus_json\x18\x0e \x01(\t\x1a/\n\rRejectedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x42\x17\n\x15_store_latency_p50_msB\x17\n\x15_store_latency_p99_ms\"2\n\x0bTailRequest\x12\x0e\n\x06\x66ilter\x18\x01 \x01(\t\x12\x13\n\x0b\x62uffer_size\x18\x02 \x01(\r\"H\n\x0cTailResponse\x12\x0f\n\x07\x64ropped\x18\x01 \x01(\x04\x12\'\n\x05items\x18\x02 \x03(\x0b\x32\x18.otel_events.v1.TailItem\"\xc1\x01\n\x08TailItem\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x16\n\x0etime_unix_nano\x18\x02 \x01(\x03\x12\x10\n\x08trace_id\x18\x03 \x01(\t\x12\x0f\n\x07span_id\x18\x04 \x01(\t\x12\x14\n\x0cservice_name\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\x0c\n\x04\x62ody\x18\x07 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x08 \x01(\t\x12\x10\n\x03seq\x18\t \x01(\x03H\x00\x88\x01\x01\x12\x0e\n\x06tenant\x18\n \x01(\tB\x06\n\x04_seq*R\n\tRowFormat\x12\x1a\n\x16ROW_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10ROW_FORMAT_ARROW\x10\x01\x12\x13\n\x0fROW_FORMAT_JSON\x10\x02\x32\xe5\x01\n\rEventsService\x12\x46\n\x05Query\x12\x1c.otel_events.v1.QueryRequest\x1a\x1d.otel_events.v1.QueryResponse0\x01\x12G\n\x06Status\x12\x1d.otel_events.v1.StatusRequest\x1a\x1e.otel_events.v1.StatusResponse\x12\x43\n\x04Tail\x12\x1b.otel_events.v1.TailRequest\x1a\x1c.otel_events.v1.TailResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,30 +33,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_STATUSRESPONSE_REJECTEDENTRY']._loaded_options = None
   _globals['_STATUSRESPONSE_REJECTEDENTRY']._serialized_options = b'8\001'
-  _globals['_ROWFORMAT']._serialized_start=1361
-  _globals['_ROWFORMAT']._serialized_end=1443
+  _globals['_ROWFORMAT']._serialized_start=1386
+  _globals['_ROWFORMAT']._serialized_end=1468
   _globals['_QUERYREQUEST']._serialized_start=48
-  _globals['_QUERYREQUEST']._serialized_end=205
-  _globals['_ANALYSISCALL']._serialized_start=207
-  _globals['_ANALYSISCALL']._serialized_end=260
-  _globals['_QUERYRESPONSE']._serialized_start=263
-  _globals['_QUERYRESPONSE']._serialized_end=409
-  _globals['_JSONROWS']._serialized_start=411
-  _globals['_JSONROWS']._serialized_end=452
-  _globals['_ANALYSISRESULT']._serialized_start=454
-  _globals['_ANALYSISRESULT']._serialized_end=514
-  _globals['_STATUSREQUEST']._serialized_start=516
-  _globals['_STATUSREQUEST']._serialized_end=531
-  _globals['_STATUSRESPONSE']._serialized_start=534
-  _globals['_STATUSRESPONSE']._serialized_end=1037
-  _globals['_STATUSRESPONSE_REJECTEDENTRY']._serialized_start=940
-  _globals['_STATUSRESPONSE_REJECTEDENTRY']._serialized_end=987
-  _globals['_TAILREQUEST']._serialized_start=1039
-  _globals['_TAILREQUEST']._serialized_end=1089
-  _globals['_TAILRESPONSE']._serialized_start=1091
-  _globals['_TAILRESPONSE']._serialized_end=1163
-  _globals['_TAILITEM']._serialized_start=1166
-  _globals['_TAILITEM']._serialized_end=1359
-  _globals['_EVENTSSERVICE']._serialized_start=1446
-  _globals['_EVENTSSERVICE']._serialized_end=1675
+  _globals['_QUERYREQUEST']._serialized_end=230
+  _globals['_ANALYSISCALL']._serialized_start=232
+  _globals['_ANALYSISCALL']._serialized_end=285
+  _globals['_QUERYRESPONSE']._serialized_start=288
+  _globals['_QUERYRESPONSE']._serialized_end=434
+  _globals['_JSONROWS']._serialized_start=436
+  _globals['_JSONROWS']._serialized_end=477
+  _globals['_ANALYSISRESULT']._serialized_start=479
+  _globals['_ANALYSISRESULT']._serialized_end=539
+  _globals['_STATUSREQUEST']._serialized_start=541
+  _globals['_STATUSREQUEST']._serialized_end=556
+  _globals['_STATUSRESPONSE']._serialized_start=559
+  _globals['_STATUSRESPONSE']._serialized_end=1062
+  _globals['_STATUSRESPONSE_REJECTEDENTRY']._serialized_start=965
+  _globals['_STATUSRESPONSE_REJECTEDENTRY']._serialized_end=1012
+  _globals['_TAILREQUEST']._serialized_start=1064
+  _globals['_TAILREQUEST']._serialized_end=1114
+  _globals['_TAILRESPONSE']._serialized_start=1116
+  _globals['_TAILRESPONSE']._serialized_end=1188
+  _globals['_TAILITEM']._serialized_start=1191
+  _globals['_TAILITEM']._serialized_end=1384
+  _globals['_EVENTSSERVICE']._serialized_start=1471
+  _globals['_EVENTSSERVICE']._serialized_end=1700
 # @@protoc_insertion_point(module_scope)

@@ -17,16 +17,18 @@ ROW_FORMAT_ARROW: RowFormat
 ROW_FORMAT_JSON: RowFormat
 
 class QueryRequest(_message.Message):
-    __slots__ = ("sql", "analysis", "format", "rows_per_message")
+    __slots__ = ("sql", "analysis", "format", "rows_per_message", "parameters_json")
     SQL_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     ROWS_PER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_JSON_FIELD_NUMBER: _ClassVar[int]
     sql: str
     analysis: AnalysisCall
     format: RowFormat
     rows_per_message: int
-    def __init__(self, sql: _Optional[str] = ..., analysis: _Optional[_Union[AnalysisCall, _Mapping]] = ..., format: _Optional[_Union[RowFormat, str]] = ..., rows_per_message: _Optional[int] = ...) -> None: ...
+    parameters_json: str
+    def __init__(self, sql: _Optional[str] = ..., analysis: _Optional[_Union[AnalysisCall, _Mapping]] = ..., format: _Optional[_Union[RowFormat, str]] = ..., rows_per_message: _Optional[int] = ..., parameters_json: _Optional[str] = ...) -> None: ...
 
 class AnalysisCall(_message.Message):
     __slots__ = ("name", "parameters_json")

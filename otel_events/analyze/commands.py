@@ -206,7 +206,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=_run_analysis, handler=handler)
 
     exporter = subparsers.add_parser("export", help="export spans, logs or metrics to JSON lines, CSV or Parquet")
-    _common(exporter, limit=None, target=False)
+    _common(exporter, limit=None)
     exporter.add_argument("--format", choices=[f.value for f in ExportFormat], required=True)
     exporter.add_argument("--out", type=Path, required=True, help="file to write")
     exporter.add_argument("--kind", choices=[k.value for k in ExportKind], default="spans")
@@ -258,13 +258,37 @@ def _run_analysis(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    store = _open_store(args)
-    try:
-        count = export(
-            store, args.out, output_format=args.format, kind=args.kind, since=args.since, until=args.until,
-            filter=args.filter,
-        )  # fmt: skip
-    finally:
-        store.close()
+    """Export from the ``--db`` file, or through a receiver: ``--target``, or the one holding the file (SPEC §4)."""
+    from otel_events.errors import StoreError
+    from otel_events.stream.client import receiver_target
+
+    count = None
+    if args.target is None:
+        try:
+            store = _open_store(args)
+        except StoreError as exc:
+            args.target = receiver_target(_db_path(args), exc)
+        else:
+            try:
+                count = export(
+                    store, args.out, output_format=args.format, kind=args.kind, since=args.since, until=args.until,
+                    filter=args.filter,
+                )  # fmt: skip
+            finally:
+                store.close()
+    if count is None:
+        count = _remote_export(args)
     print(f"exported {count} {args.kind} rows to {args.out}", file=sys.stderr)
     return 0
+
+
+def _remote_export(args: argparse.Namespace) -> int:
+    from otel_events.analyze.export import export_query, export_rows
+    from otel_events.stream.client import EventsClient
+
+    if args.archive is not None:
+        raise ConfigError("--archive reads local files: it cannot be combined with a receiver's query API (--target)")
+    # The window and filter resolve here, so the receiver runs exactly the statement a local export would.
+    query = export_query(args.kind, since=args.since, until=args.until, filter=args.filter)
+    with EventsClient(args.target) as client:
+        return export_rows(client.sql_reader(query.sql, query.parameters), args.out, output_format=args.format)

@@ -10,8 +10,9 @@ Credentials: ``OTEL_EVENTS_TOKEN`` is sent as ``authorization: Bearer <token>`` 
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from google.protobuf.message import Message
 from otel_events._proto import events_pb2, events_pb2_grpc
 from otel_events.errors import ConfigError, NotFoundError, ReceiverError, RemoteError, StoreError, UnreachableError
 from otel_events.stream.analysis_call import AnalysisOutcome
-from otel_events.stream.result_codec import decode_result
+from otel_events.stream.result_codec import decode_result, encode_result
 
 OTEL_EVENTS_TOKEN = "OTEL_EVENTS_TOKEN"
 """Bearer token the command-line client sends to a receiver with authentication on."""
@@ -110,6 +111,26 @@ class EventsClient:
         chunks = [response.arrow_ipc for response in self._call(self._stub.Query, request, stream=True)]
         return pa.ipc.open_stream(b"".join(chunks)).read_all()
 
+    def sql_reader(self, sql: str, parameters: Mapping[str, object] | None = None) -> pa.RecordBatchReader:
+        """Run one read-only statement with bound ``$name`` parameters; its rows arrive as they are read.
+
+        Unlike ``sql``, nothing is gathered in memory: each record batch is decoded when the reader asks for it, so
+        an export of any size streams through. The call has no deadline (it lasts as long as the rows keep coming).
+
+        Args:
+            sql: the statement.
+            parameters: values of its ``$name`` parameters (strings, numbers, datetimes, lists of those).
+
+        Raises:
+            RemoteError: the statement was refused or the receiver is unreachable (also while reading).
+        """
+        request = events_pb2.QueryRequest(
+            sql=sql, format=events_pb2.ROW_FORMAT_ARROW, parameters_json=encode_result(dict(parameters or {}))
+        )
+        call = self._stub.Query(request, metadata=self._metadata)
+        # The schema is read here, so a refused statement raises now rather than at the first batch.
+        return pa.ipc.open_stream(_ChunkReader(_chunks(call, self.target)))
+
     def analysis(self, name: str, parameters_json: str) -> AnalysisOutcome:
         """Run a named analysis with JSON parameters (see ``analysis_call``).
 
@@ -165,6 +186,40 @@ def _translated(call: Any, target: str) -> Iterator:
         raise _error(exc, target) from None
     finally:
         call.cancel()
+
+
+def _chunks(call: Any, target: str) -> Iterator[bytes]:
+    # Unlike a tail, a query that ends early (CANCELLED included) lost rows: every gRPC error is raised.
+    try:
+        for response in call:
+            yield response.arrow_ipc
+    except grpc.RpcError as exc:
+        raise _error(exc, target) from None
+    finally:
+        call.cancel()
+
+
+class _ChunkReader(io.RawIOBase):
+    """The concatenated Arrow IPC chunks of a Query stream as a readable file, for ``pyarrow.ipc.open_stream``."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 def _error(exc: grpc.RpcError, target: str) -> Exception:

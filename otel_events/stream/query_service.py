@@ -22,9 +22,9 @@ import grpc
 import pyarrow as pa
 
 from otel_events._proto import events_pb2
-from otel_events.errors import FilterSyntaxError, NotFoundError, OtelEventsError
+from otel_events.errors import ConfigError, FilterSyntaxError, NotFoundError, OtelEventsError
 from otel_events.stream.analysis_call import run_analysis
-from otel_events.stream.result_codec import encode_result
+from otel_events.stream.result_codec import decode_result, encode_result
 from otel_events.stream.sql_guard import check_read_only
 from otel_events.stream.tail import SubscriberLimitError, TailHub, TailQuery
 from otel_events.stream.tenant_scope import open_cursor
@@ -138,13 +138,14 @@ class EventsService:
         self, cursor: duckdb.DuckDBPyConnection, request: events_pb2.QueryRequest, tenant: str | None
     ) -> Iterator[events_pb2.QueryResponse]:
         check_read_only(cursor, request.sql, tenant=tenant)
+        parameters = _parameters(request.parameters_json)
         rows_per_message = min(request.rows_per_message or DEFAULT_ROWS_PER_MESSAGE, MAX_ROWS_PER_MESSAGE)
         # HUGEINT (sum of integers) would otherwise become an Arrow decimal; lossless keeps DuckDB's own type.
         cursor.execute("SET SESSION arrow_lossless_conversion = true")
         # Rolled back whatever happens: a SELECT with a side effect (nextval) leaves nothing behind.
         cursor.execute("BEGIN TRANSACTION")
         try:
-            cursor.execute(request.sql)
+            cursor.execute(request.sql, parameters)
             if request.format == events_pb2.ROW_FORMAT_JSON:
                 yield from _json_messages(cursor, rows_per_message)
             else:
@@ -212,6 +213,18 @@ class EventsService:
             return self._authenticator.authenticate(authorization)
         except OtelEventsError as exc:
             _abort(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))
+
+
+def _parameters(parameters_json: str) -> dict[str, object] | None:
+    if not parameters_json:
+        return None
+    try:
+        parameters = decode_result(parameters_json)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"query parameters are not valid JSON: {exc}") from None
+    if not isinstance(parameters, dict):
+        raise ConfigError("query parameters must be a JSON object of $name -> value")
+    return parameters
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
