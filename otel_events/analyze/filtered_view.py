@@ -1,48 +1,45 @@
 """``otel-events sql --filter EXPR``: the rows of one public view that match a filter, as a relation named ``filtered``.
 
-The filter is compiled like every other (:func:`otel_events.analyze.filter.compile_filter`); its values are bound to
-DuckDB variables with a parameterized ``SET VARIABLE`` and the temporary view reads them with ``getvariable()``, so
-no value of the expression is ever part of SQL text. DuckDB folds ``getvariable()`` to a constant when it binds the
-query, so the filter is pushed down into the scan as a literal would be.
+The query is wrapped as ``WITH filtered AS (SELECT * FROM <view> WHERE <filter>) SELECT * FROM (<query>)``: the
+filter is compiled like every other (:func:`otel_events.analyze.filter.compile_filter`) and its values are bound as
+``$filter_<n>`` parameters, never formatted into the text. One statement with named parameters runs the same on a
+local file and through a receiver's query API (``QueryRequest.parameters_json``).
 
 Example:
-    >>> define_filtered_view(con, "service = 'checkout' AND duration_ms > 1000", View.SPANS)
-    >>> con.execute("SELECT name, count(*) FROM filtered GROUP BY name").fetchall()
+    >>> sql, params = filtered_statement("SELECT name, count(*) FROM filtered GROUP BY name", "service = 'a'")
+    >>> con.execute(sql, params).fetchall()
 """
 
 from __future__ import annotations
-
-import re
-
-import duckdb
 
 from otel_events.analyze.fields import View
 from otel_events.analyze.filter import compile_filter
 
 FILTERED_RELATION = "filtered"
-"""Name of the temporary view holding the filtered rows."""
-FILTERABLE_VIEWS = (View.SPANS, View.LOGS, View.METRIC_POINTS, View.TRACES)
+"""Name of the relation holding the filtered rows."""
+SELECT_FILTERED = f"SELECT * FROM {FILTERED_RELATION}"
+"""The query run when only a filter is given."""
+_PARAMETER_PREFIX = "filter"
 
-_VARIABLE_PREFIX = "otel_events_filter_"
 
-
-def define_filtered_view(con: duckdb.DuckDBPyConnection, expression: str, view: View | str) -> None:
-    """Create (or replace) the temporary view ``filtered``: ``SELECT * FROM <view> WHERE <filter>``.
+def filtered_statement(query: str, expression: str, view: View | str = View.SPANS) -> tuple[str, dict[str, object]]:
+    """Return ``query`` with the relation ``filtered`` defined in front of it, and the parameters to bind.
 
     Args:
-        con: the connection the caller's query runs on (temporary objects live in its session).
+        query: one SELECT statement that reads ``filtered`` (a trailing ``;`` is allowed).
         expression: the filter text.
-        view: the public view to filter.
+        view: the public view to filter (spans, logs, metric_points or traces).
+
+    Returns:
+        The statement and its ``$filter_<n>`` parameters.
 
     Raises:
         FilterSyntaxError: when the expression is invalid (the message names the position and what was expected).
     """
     view = View(view)
-    compiled = compile_filter(expression, view)
-    # Each ``?`` of the fragment is a placeholder: every value, string literals included, is a parameter.
-    counter = iter(range(len(compiled.params)))
-    fragment = re.sub(r"\?", lambda _: f"getvariable('{_VARIABLE_PREFIX}{next(counter)}')", compiled.sql)
-    for index, value in enumerate(compiled.params):
-        con.execute(f"SET VARIABLE {_VARIABLE_PREFIX}{index} = ?", [value])
-    # view comes from the View enum and fragment from the compiler's templates: nothing here is user text.
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {FILTERED_RELATION} AS SELECT * FROM {view.value} WHERE {fragment}")
+    fragment, params = compile_filter(expression, view).named(_PARAMETER_PREFIX)
+    body = query.strip().rstrip(";").rstrip()
+    # view comes from the View enum and fragment from the compiler's templates; the query runs as a subquery, so
+    # its own WITH clauses and ORDER BY stay as written.
+    sql = f"WITH {FILTERED_RELATION} AS (SELECT * FROM {view.value} WHERE {fragment})\nSELECT * FROM (\n{body}\n)"
+    return sql, params

@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--filter",
         metavar="EXPR",
         help="define the relation `filtered`: the rows of --view matching EXPR (e.g. \"service = 'checkout'\"); "
-        "values are bound as parameters. Local store files only",
+        "values are bound as parameters",
     )
     parser.add_argument(
         "--view",
@@ -76,59 +76,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_sql_command)
 
 
-FILTERED_QUERY = "SELECT * FROM filtered"
-# The receiver's query API takes SQL text only (proto QueryRequest.sql has no parameters), and a filter's values
-# are never formatted into SQL, so --filter runs on local files only.
-_REMOTE_FILTER = (
-    "--filter is not available through a receiver's query API (it takes no bound parameters){why}; "
-    "put the condition in the SQL, or use `otel-events analyze ... --filter`"
-)
-
-
 def run_sql_command(args: argparse.Namespace) -> int:
     """Handler of ``otel-events sql``; returns the exit code."""
-    query = _query_of(args)
+    query, parameters = _statement_of(args)
     if args.target is not None:
-        if args.filter is not None:
-            raise ConfigError(_REMOTE_FILTER.format(why=""))
-        columns, rows = _run_remote(args.target, query)
+        columns, rows = _run_remote(args.target, query, parameters)
     else:
         try:
-            columns, rows = run_query(args.db, query, args.archive, filter=args.filter, view=args.view)
+            columns, rows = run_query(args.db, query, args.archive, parameters=parameters)
         except StoreError as exc:
             from pathlib import Path
 
             from otel_events.stream.client import receiver_target
 
-            target = receiver_target(Path(args.db), exc)
-            if args.filter is not None:
-                raise ConfigError(
-                    _REMOTE_FILTER.format(why=f": {args.db} is held by the receiver at {target}")
-                ) from None
-            columns, rows = _run_remote(target, query)
+            columns, rows = _run_remote(receiver_target(Path(args.db), exc), query, parameters)
     write_rows(sys.stdout, columns, rows, SqlFormat(args.format))
     return 0
 
 
-def _query_of(args: argparse.Namespace) -> str:
-    if args.query is not None and args.query.strip():
-        if args.filter is not None and "filtered" not in args.query.lower():
-            raise ConfigError("--filter defines the relation `filtered`, but the query does not read it")
-        return args.query
+def _statement_of(args: argparse.Namespace) -> tuple[str, dict[str, object] | None]:
+    """The statement to run and its bound parameters (``--filter`` defines the relation ``filtered``)."""
+    query = args.query if args.query is not None and args.query.strip() else None
     if args.filter is None:
-        raise ConfigError('give a SQL query (e.g. "SELECT count(*) FROM spans"), or --filter EXPR')
-    return FILTERED_QUERY
+        if query is None:
+            raise ConfigError('give a SQL query (e.g. "SELECT count(*) FROM spans"), or --filter EXPR')
+        return query, None
+    from otel_events.analyze.filtered_view import FILTERED_RELATION, SELECT_FILTERED, filtered_statement
+
+    if query is not None and FILTERED_RELATION not in query.lower():
+        raise ConfigError(f"--filter defines the relation `{FILTERED_RELATION}`, but the query does not read it")
+    return filtered_statement(query or SELECT_FILTERED, args.filter, args.view)
 
 
-def _run_remote(target: str, query: str) -> tuple[list[str], list[tuple]]:
+def _run_remote(target: str, query: str, parameters: dict[str, object] | None = None) -> tuple[list[str], list[tuple]]:
     from otel_events.stream.client import EventsClient
 
     with EventsClient(target) as client:
-        return client.sql(query)
+        if not parameters:
+            return client.sql(query)
+        table = client.sql_reader(query, parameters).read_all()
+    # through DuckDB, as EventsClient.sql does: maps, enums and nanosecond times convert as in a local query
+    rows = duckdb.connect().from_arrow(table).fetchall() if table.num_columns else []
+    return table.schema.names, rows
 
 
 def run_query(
-    path: str, query: str, archive: str | None = None, *, filter: str | None = None, view: str = "spans"
+    path: str, query: str, archive: str | None = None, *, parameters: dict[str, object] | None = None
 ) -> tuple[list[str], list[tuple]]:
     """Run ``query`` on the store at ``path`` opened read-only (plus the rows archived under ``archive``).
 
@@ -136,13 +129,10 @@ def run_query(
         path: the DuckDB file.
         query: one SQL statement.
         archive: a directory of archived rows the views also read.
-        filter: a filter expression; the query may then read the relation ``filtered`` (the rows of ``view``
-            matching it, values bound as parameters).
-        view: the view ``filter`` selects from.
+        parameters: values of the statement's ``$name`` parameters.
 
     Raises:
         StoreError: the file is missing, locked by a running receiver, or the SQL fails.
-        FilterSyntaxError: the filter is invalid.
     """
     con = open_database(path, read_only=True)
     try:
@@ -152,11 +142,7 @@ def run_query(
             from otel_events.store.archive import attach_archive
 
             attach_archive(con, Path(archive))
-        if filter is not None:
-            from otel_events.analyze.filtered_view import define_filtered_view
-
-            define_filtered_view(con, filter, view)
-        cursor = con.execute(query)
+        cursor = con.execute(query, parameters)
         if cursor.description is None:
             return [], []
         return [d[0] for d in cursor.description], cursor.fetchall()

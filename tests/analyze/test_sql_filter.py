@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from otel_events.analyze.filtered_view import define_filtered_view
+from otel_events.analyze.filtered_view import filtered_statement
 from otel_events.cli import main
 from otel_events.errors import FilterSyntaxError
+from otel_events.receiver.config import ReceiverConfig
+from otel_events.receiver.server import Receiver
 
 from .dataset import SLOW_TRACE_IDS, build_store
 
@@ -103,22 +106,39 @@ def test_query_that_ignores_the_filter_is_refused(db: str, capsys: pytest.Captur
     assert code == 2 and "give a SQL query" in err
 
 
-def test_filter_through_a_target_is_refused_with_the_reason(db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "--target", "127.0.0.1:1", "--filter", "service = 'x'")
-    assert code == 2 and "not available through a receiver's query API" in err
+def test_filter_through_the_receiver_query_api_gives_the_local_rows(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    query = "SELECT name, count(*) AS n, max(duration_ms) AS top FROM filtered GROUP BY name ORDER BY name"
+    expression = "service IN ('checkout', 'payments') AND duration_ms > 600"
+    local = rows(capsys, query, "--db", db, "--filter", expression)
+    assert {r["name"] for r in local} >= {"charge", "checkout.process"} and all(r["top"] > 600 for r in local)
+    held = tmp_path / "held.duckdb"
+    shutil.copy(db, held)
+    receiver = Receiver(
+        ReceiverConfig(db_path=held, grpc_endpoint="127.0.0.1:0", http_endpoint="127.0.0.1:0", decode_workers=0)
+    )
+    ports = receiver.start()
+    try:
+        assert rows(capsys, query, "--target", f"127.0.0.1:{ports.grpc}", "--filter", expression) == local
+        code, _, err = run(capsys, "--target", f"127.0.0.1:{ports.grpc}", "--filter", "duration_ms >")
+        assert code == 2 and "at position" in err
+    finally:
+        receiver.shutdown()
 
 
-def test_values_never_reach_the_sql_text(tmp_path: Path) -> None:
+def test_values_never_reach_the_sql_text() -> None:
     con = duckdb.connect(":memory:")
     con.execute(
         "CREATE VIEW spans AS SELECT 'checkout' AS service_name, 'GET /x' AS name, MAP {'k': 'v'} AS attributes"
     )
     secret = "zz-sentinel-value"
-    define_filtered_view(con, f"service = '{secret}' OR attributes.{secret} = '{secret}'", "spans")
-    (sql,) = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'filtered'").fetchone()
-    assert secret not in sql and "getvariable(" in sql
-    assert con.execute("SELECT count(*) FROM filtered").fetchone() == (0,)
-    define_filtered_view(con, "attributes.k = 'v'", "spans")
-    assert con.execute("SELECT name FROM filtered").fetchall() == [("GET /x",)]
+    sql, params = filtered_statement(
+        "SELECT count(*) FROM filtered;", f"service = '{secret}' OR attributes.{secret} = '{secret}'"
+    )
+    assert secret not in sql and set(params.values()) == {secret}
+    assert con.execute(sql, params).fetchone() == (0,)
+    sql, params = filtered_statement("WITH x AS (SELECT name FROM filtered) SELECT * FROM x", "attributes.k = 'v'")
+    assert con.execute(sql, params).fetchall() == [("GET /x",)]
     with pytest.raises(FilterSyntaxError, match="at position 7"):
-        define_filtered_view(con, "name = (", "spans")
+        filtered_statement("SELECT * FROM filtered", "name = (")
