@@ -50,7 +50,8 @@ SELECT
     'receiver',
     'stream-' || CAST((n // 10) % 8 AS VARCHAR),
     n // 80,
-    ['frontend', 'checkout', 'payments', 'inventory', 'search', 'users', 'email', 'shipping'][((n // 10) + CASE WHEN n % 10 = 0 THEN 0 ELSE 1 + n % 3 END) % 8 + 1],
+    ['frontend', 'checkout', 'payments', 'inventory', 'search', 'users', 'email', 'shipping']
+        [((n // 10) + CASE WHEN n % 10 = 0 THEN 0 ELSE 1 + n % 3 END) % 8 + 1],
     'bench',
     n // 122880
 FROM (
