@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from opentelemetry._logs import SeverityNumber
@@ -38,6 +39,8 @@ def emit_event(
         except ValueError:
             raise ValueError(f"severity must be a SeverityNumber (1-24), got {severity!r}") from None
     active.logger().emit(
+        # The SDK leaves the event time unset (only the observed time is stamped); an event happens now.
+        timestamp=time.time_ns(),
         event_name=name,
         attributes=dict(attributes) if attributes else None,
         body=body,

@@ -105,6 +105,8 @@ def test_emit_event_and_validation() -> None:
     assert first.log_record.severity_text == "INFO"
     assert second.log_record.severity_number is SeverityNumber.ERROR
     assert cap.categories() == {"session_start": Category.USER_ACTIVITY, "disk": Category.CRITICAL}
+    # An event happens when it is emitted: its time is set, not left for the receiver to guess.
+    assert first.log_record.timestamp is not None and first.log_record.timestamp > 0
     with pytest.raises(ValueError, match="event name"):
         otel_events.emit_event("")
     with pytest.raises(ValueError, match="severity"):

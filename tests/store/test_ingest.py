@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_events.errors import StoreError
 from otel_events.store import IngestItem, Store
+from otel_events.store.to_otlp import rebuild_requests
 from tests.store.sdk_payloads import log_payload, metric_payload, stamped_span_payload, trace_payload
 
 SPANS_COLUMNS = [
@@ -303,3 +305,17 @@ def test_close_is_idempotent(store: Store) -> None:
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.ingest([])
+
+
+def test_a_log_without_time_is_placed_at_its_observed_time(store: Store) -> None:
+    request = ExportLogsServiceRequest()
+    record = request.resource_logs.add().scope_logs.add().log_records.add()
+    record.observed_time_unix_nano = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+    record.body.string_value = "no event time"
+    store.ingest([IngestItem(signal="logs", payload=request.SerializeToString())])
+    assert rows(store, "SELECT epoch_ns(time), epoch_ns(observed_time) FROM logs") == [
+        (1_767_225_600_000_000_000, 1_767_225_600_000_000_000)
+    ]
+    # The raw value is kept, so the rebuilt request still says "unset".
+    (rebuilt,) = rebuild_requests(store.connection, "logs")
+    assert rebuilt.resource_logs[0].scope_logs[0].log_records[0].time_unix_nano == 0

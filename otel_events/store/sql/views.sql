@@ -43,7 +43,9 @@ CREATE OR REPLACE VIEW spans AS SELECT * EXCLUDE (ingest_batch) FROM span_rows;
 
 CREATE OR REPLACE VIEW log_rows AS
 SELECT
-    l."time",
+    -- OTLP: a record whose time is unset (0) is placed at its observed time, as other OTLP backends do;
+    -- the raw value stays in log_data so replay reproduces it.
+    CASE WHEN epoch_ns(l."time") = 0 THEN l.observed_time ELSE l."time" END AS "time",
     l.observed_time,
     l.trace_id,
     l.span_id,
