@@ -30,6 +30,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from otel_events.receiver.config import ReceiverConfig
 from otel_events.receiver.server import Receiver
+from tests.support import query
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "collector-config"
 YAML_CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
@@ -204,14 +205,6 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
     receiver.start()
     yield receiver
     receiver.shutdown()
-
-
-def query(receiver: Receiver, sql: str) -> list[tuple]:
-    cursor = receiver.sink.store.connection.cursor()  # type: ignore[attr-defined]
-    try:
-        return cursor.execute(sql).fetchall()
-    finally:
-        cursor.close()
 
 
 def send_telemetry(grpc_port: int, http_port: int, service: str) -> None:

@@ -13,19 +13,12 @@ import pytest
 
 from otel_events.classify import Category, Classifier, Decision
 from otel_events.errors import RulesError
+from tests.support import wait_until
 
 C = Category
 RULES_A = '[names]\ncheckout = "critical"\n'
 RULES_B = 'default_category = "debug"\n[names]\ncheckout = "performance"\n'
 BROKEN = '[names]\ncheckout = "urgent"  # unknown category\n'
-WAIT_LIMIT = 10.0  # generous bound for the watcher thread on a busy machine; never a timing assertion
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_LIMIT
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 def replace_file(path: Path, text: str) -> None:

@@ -26,7 +26,7 @@ from otel_events.receiver.security import (
 from tests.receiver.conftest import TRACE_EXPORT, raw_export
 from tests.receiver.http_requests import post
 from tests.receiver.otlp_requests import make_span, trace_request
-from tests.receiver.test_otlp_ingest import count, query, wait_until
+from tests.support import count, query, wait_until
 
 TOKEN_A = "tok-A-4f9c2e71b8d04a5f9e3c"
 TOKEN_B = "tok-B-b64+/padding=="

@@ -24,7 +24,7 @@ from tests.receiver.conftest import LOGS_EXPORT, METRICS_EXPORT, TRACE_EXPORT
 from tests.receiver.http_requests import post
 from tests.receiver.otlp_requests import make_span, trace_request
 from tests.receiver.test_http import LOGS_JSON, METRICS_JSON, TRACE_JSON
-from tests.receiver.test_otlp_ingest import count, query, wait_until
+from tests.support import count, query, wait_until
 
 SEED = 20260417
 CASES = 120  # x 3 transports: the whole test takes ~12 s on the 2-core machine

@@ -26,7 +26,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from tests.receiver.conftest import MemorySink
 from tests.receiver.http_requests import post
 from tests.receiver.otlp_requests import make_span, trace_request
-from tests.receiver.test_otlp_ingest import count, query, wait_until
+from tests.support import count, query, wait_until
 
 
 def test_sdk_http_exporters_send_traces_logs_and_metrics_unchanged(make_receiver) -> None:

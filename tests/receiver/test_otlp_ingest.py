@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 
 import grpc
 import pytest
@@ -28,29 +26,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from otel_events.receiver.server import Receiver
 from otel_events.sdk import EventLogProcessor, EventSpanProcessor
 from tests.receiver.conftest import LOGS_EXPORT, METRICS_EXPORT, TRACE_EXPORT, raw_export
 from tests.receiver.otlp_requests import make_span, trace_request
-
-
-def query(receiver: Receiver, sql: str, params: list | None = None) -> list[tuple]:
-    cursor = receiver.sink.store.connection.cursor()  # type: ignore[attr-defined]
-    try:
-        return cursor.execute(sql, params or []).fetchall()
-    finally:
-        cursor.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
-def count(receiver: Receiver, sql: str, params: list | None = None) -> int:
-    return query(receiver, sql, params)[0][0]
+from tests.support import count, query, wait_until
 
 
 def test_sdk_traces_logs_and_metrics_arrive_with_the_public_columns(make_receiver) -> None:

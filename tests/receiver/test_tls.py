@@ -22,7 +22,7 @@ from otel_events.receiver.config import ReceiverConfig
 from tests.receiver.conftest import TRACE_EXPORT
 from tests.receiver.http_requests import post
 from tests.receiver.otlp_requests import make_span, trace_request
-from tests.receiver.test_otlp_ingest import count, query, wait_until
+from tests.support import count, query, wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
 

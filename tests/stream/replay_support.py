@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -25,23 +23,6 @@ def start_receiver(db_path: Path, **overrides: object) -> Receiver:
     receiver = Receiver(ReceiverConfig(db_path=db_path, **fields))  # type: ignore[arg-type]
     receiver.start()
     return receiver
-
-
-def query(receiver: Receiver, sql: str, params: list | None = None) -> list[tuple]:
-    """Rows of a query on a running receiver's store."""
-    cursor = receiver.sink.store.connection.cursor()  # type: ignore[attr-defined]
-    try:
-        return cursor.execute(sql, params or []).fetchall()
-    finally:
-        cursor.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Poll ``condition`` until true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def timed_spans(times_ms: list[int], *, base_ns: int = 1_700_000_000 * SECOND, service: str = "raw-client") -> bytes:

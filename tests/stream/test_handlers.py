@@ -17,7 +17,7 @@ from otel_events.stream.backoff import Backoff
 from otel_events.stream.breaker import BreakerSettings, BreakerState
 from otel_events.stream.handlers import HandlerAction, HandlerRule, HandlerRunner, parse_handler_rules
 from tests.receiver.otlp_requests import make_span, trace_request
-from tests.stream.replay_support import wait_until
+from tests.support import wait_until
 
 RECEIVED: list[Mapping[str, object]] = []
 

@@ -13,8 +13,8 @@ from otel_events.receiver.config import load_config
 from otel_events.receiver.server import Receiver
 from tests.receiver.conftest import TRACE_EXPORT, raw_export
 from tests.receiver.otlp_requests import make_span, trace_request
-from tests.stream.replay_support import query, wait_until
 from tests.stream.test_handlers import RECEIVED
+from tests.support import query, wait_until
 
 
 def _config(tmp_path: Path, body: str) -> Path:

@@ -28,7 +28,8 @@ from otel_events.stream.backoff import Backoff
 from otel_events.stream.replay import Replayer, ReplayOptions
 from otel_events.stream.replay_checkpoint import CheckpointFile, checkpoint_path
 from otel_events.stream.replay_plan import Signal
-from tests.stream.replay_support import build_store, log_request, query, start_receiver, timed_spans, wait_until
+from tests.stream.replay_support import build_store, log_request, start_receiver, timed_spans
+from tests.support import query, wait_until
 
 VIEWS = {
     "spans": "SELECT * EXCLUDE (received_at) FROM spans",

@@ -13,7 +13,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from otel_events.cli import main
 from otel_events.store import IngestItem, Store
 from otel_events.store.retention import RetentionPolicy, apply_retention
-from tests.stream.replay_support import SECOND, build_store, query, start_receiver, timed_spans, wait_until
+from tests.stream.replay_support import SECOND, build_store, start_receiver, timed_spans
+from tests.support import query, wait_until
 
 
 class _OtlpHttpSink(http.server.BaseHTTPRequestHandler):
