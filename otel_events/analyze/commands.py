@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,27 +16,15 @@ from otel_events.analyze.patterns import patterns, span_patterns
 from otel_events.analyze.report import build_report, render_report_html, render_report_markdown
 from otel_events.analyze.source import with_archive
 from otel_events.analyze.traces import correlation, critical_path, slow_traces, trace
+from otel_events.cli_options import DB_DEFAULT_HELP, db_path, positive_int
 from otel_events.errors import ConfigError, NotFoundError
 from otel_events.store import Store
-
-DEFAULT_DB = Path("otel_events.duckdb")
-OTEL_EVENTS_DB = "OTEL_EVENTS_DB"
 
 Handler = Callable[[argparse.Namespace, Store], object]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _common(parser: argparse.ArgumentParser, *, limit: int | None, window: bool = True, target: bool = True) -> None:
-    parser.add_argument("--db", type=Path, help=f"DuckDB store to read (default ${OTEL_EVENTS_DB} or ./{DEFAULT_DB})")
+    parser.add_argument("--db", type=Path, help=f"DuckDB store to read ({DB_DEFAULT_HELP})")
     if target:
         parser.add_argument(
             "--target",
@@ -52,19 +39,15 @@ def _common(parser: argparse.ArgumentParser, *, limit: int | None, window: bool 
     parser.add_argument("--filter", metavar="EXPR", help="filter expression, e.g. \"service = 'checkout'\"")
     parser.add_argument("--archive", type=Path, metavar="DIR", help="also read the rows archived under DIR")
     if limit is not None:
-        parser.add_argument("--limit", type=_positive_int, default=limit, help=f"most rows to show (default {limit})")
+        parser.add_argument("--limit", type=positive_int, default=limit, help=f"most rows to show (default {limit})")
 
 
 def _window(args: argparse.Namespace) -> dict[str, object]:
     return {"since": args.since, "until": args.until, "filter": args.filter}
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    return args.db or Path(os.environ.get(OTEL_EVENTS_DB) or DEFAULT_DB)
-
-
 def _open_store(args: argparse.Namespace) -> Store:
-    path = _db_path(args)
+    path = db_path(args.db)
     if not path.exists():
         raise ConfigError(f"no store at {path}: pass --db PATH (a DuckDB file written by `otel-events serve`)")
     store = Store(path, read_only=True)
@@ -222,7 +205,7 @@ def _analysis_result(args: argparse.Namespace) -> object:
         try:
             store = _open_store(args)
         except StoreError as exc:
-            args.target = receiver_target(_db_path(args), exc)
+            args.target = receiver_target(db_path(args.db), exc)
         else:
             try:
                 return args.handler(args, store)
@@ -267,7 +250,7 @@ def _run_export(args: argparse.Namespace) -> int:
         try:
             store = _open_store(args)
         except StoreError as exc:
-            args.target = receiver_target(_db_path(args), exc)
+            args.target = receiver_target(db_path(args.db), exc)
         else:
             try:
                 count = export(

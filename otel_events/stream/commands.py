@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tomllib
 from pathlib import Path
 
+from otel_events.cli_options import DB_DEFAULT_HELP, db_path, positive_int
 from otel_events.errors import ConfigError
 from otel_events.store import Store
 from otel_events.store.archive import load_archive
@@ -16,9 +16,6 @@ from otel_events.stream.progress import ProgressBar
 from otel_events.stream.replay import MAX_SPEED, MIN_SPEED, Replayer, ReplayOptions, Transport
 from otel_events.stream.replay_checkpoint import CheckpointFile, checkpoint_path
 from otel_events.stream.replay_plan import Signal
-
-DEFAULT_DB = Path("otel_events.duckdb")
-OTEL_EVENTS_DB = "OTEL_EVENTS_DB"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "relative timing (scaled by --speed), resumably with --checkpoint.",
     )
     source = replay.add_mutually_exclusive_group()
-    source.add_argument("--db", type=Path, help=f"store to read (default ${OTEL_EVENTS_DB} or ./{DEFAULT_DB})")
+    source.add_argument("--db", type=Path, help=f"store to read ({DB_DEFAULT_HELP})")
     source.add_argument("--archive", type=Path, metavar="DIR", help="replay an archive directory instead")
     replay.add_argument("--to", required=True, metavar="HOST:PORT", help="the OTLP receiver")
     replay.add_argument("--http", action="store_true", help="send OTLP/HTTP protobuf instead of OTLP/gRPC")
@@ -50,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     replay.add_argument(
         "--kind", type=_kinds, metavar="KINDS", help="comma-separated: traces,logs,metrics (default: all)"
     )
-    replay.add_argument("--batch", type=_positive_int, default=512, help="items per request (default 512)")
+    replay.add_argument("--batch", type=positive_int, default=512, help="items per request (default 512)")
     replay.add_argument(
         "--header",
         action="append",
@@ -70,21 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = retention.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     apply = actions.add_parser("apply", help="delete (or with --dry-run count) expired rows")
-    apply.add_argument("--db", type=Path, help=f"store to clean (default ${OTEL_EVENTS_DB} or ./{DEFAULT_DB})")
+    apply.add_argument("--db", type=Path, help=f"store to clean ({DB_DEFAULT_HELP})")
     apply.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     apply.add_argument("--archive", type=Path, metavar="DIR", help="archive expiring rows to Parquet under DIR")
     apply.add_argument("--config", type=Path, help="TOML file whose [retention] table sets the limits")
     apply.set_defaults(func=run_retention_apply)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _kinds(text: str) -> tuple[Signal, ...]:
@@ -102,10 +89,6 @@ def _header(text: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key.strip(), value
-
-
-def _db_path(args: argparse.Namespace) -> Path:
-    return args.db or Path(os.environ.get(OTEL_EVENTS_DB) or DEFAULT_DB)
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -126,7 +109,7 @@ def run_replay(args: argparse.Namespace) -> int:
         load_archive(store.connection, args.archive)
         source, name = args.archive, f"archive:{args.archive.resolve()}"
     else:
-        path = _db_path(args)
+        path = db_path(args.db)
         if not path.exists():
             raise ConfigError(f"no store at {path}: pass --db PATH or --archive DIR")
         store = Store(path, read_only=True)
@@ -165,7 +148,7 @@ def run_retention_apply(args: argparse.Namespace) -> int:
     policy = _policy(args.config)
     if args.archive is not None:
         policy = RetentionPolicy(policy.days, policy.interval, args.archive, policy.chunk_rows, policy.enabled)
-    path = _db_path(args)
+    path = db_path(args.db)
     if not path.exists():
         raise ConfigError(f"no store at {path}: pass --db PATH")
     with Store(path) as store:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -13,10 +12,8 @@ from pathlib import Path
 from typing import TextIO
 
 from otel_events._proto import events_pb2
+from otel_events.cli_options import DB_DEFAULT_HELP, db_path
 from otel_events.errors import ReceiverError, StoreError
-
-DEFAULT_DB = Path("otel_events.duckdb")
-OTEL_EVENTS_DB = "OTEL_EVENTS_DB"
 
 
 class TailFormat(StrEnum):
@@ -39,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument(
         "--db",
         type=Path,
-        help=f"follow the receiver holding this file (default ${OTEL_EVENTS_DB} or ./{DEFAULT_DB})",
+        help=f"follow the receiver holding this file ({DB_DEFAULT_HELP})",
     )
     parser.add_argument("--filter", metavar="EXPR", default="", help="filter expression, e.g. \"service = 'checkout'\"")
     parser.add_argument("--format", choices=[f.value for f in TailFormat], default=TailFormat.TABLE.value)
@@ -50,7 +47,7 @@ def run_tail_command(args: argparse.Namespace) -> int:
     """Handler of ``otel-events tail``; returns the exit code (0 when the receiver stops the stream)."""
     from otel_events.stream.client import EventsClient
 
-    target = args.target or _receiver_of(args.db or Path(os.environ.get(OTEL_EVENTS_DB) or DEFAULT_DB))
+    target = args.target or _receiver_of(db_path(args.db))
     with EventsClient(target) as client:
         write_tail(sys.stdout, client.tail(args.filter), TailFormat(args.format))
     return 0
