@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from otel_events.store import DecodedBatch, IngestItem, decode_batch
+from otel_events.store.batch import DecodedBatch, IngestItem, decode_batch
 
 _logger = logging.getLogger(__name__)
 

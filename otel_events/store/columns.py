@@ -7,8 +7,13 @@ buffer can be truncated back to a row count, which is how a failing item is take
 
 from __future__ import annotations
 
-import duckdb
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    # Only a type here: decoder processes import this module and must not load DuckDB.
+    import duckdb
 
 STRING_MAP = pa.map_(pa.string(), pa.string())
 TIMESTAMP = pa.timestamp("ns")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from otel_events.store.anyvalue import any_value_to_text
 from otel_events.store.columns import STRING_MAP, insert_arrow
+
+if TYPE_CHECKING:
+    # Only a type here: decoder processes use resource_row/scope_row and must not load DuckDB.
+    import duckdb
 
 # The serialized message and the schema_url are joined with a byte that cannot start a protobuf field, so
 # (message, url) pairs map to distinct keys.
