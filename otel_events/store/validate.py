@@ -61,9 +61,11 @@ def validate_request(signal: str, payload: bytes) -> Validation:
     except DecodeError as exc:
         raise RequestDecodeError(f"{signal} request is not valid protobuf ({len(payload)} bytes): {exc}") from exc
     if signal == "traces":
-        return _check(request, payload, request.resource_spans, "scope_spans", "spans", _bad_span, "spans")
+        return _check(request, payload, request.resource_spans, "scope_spans", "spans", _bad_spans, _bad_span, "spans")
     if signal == "logs":
-        return _check(request, payload, request.resource_logs, "scope_logs", "log_records", _bad_log, "log records")
+        return _check(
+            request, payload, request.resource_logs, "scope_logs", "log_records", _bad_logs, _bad_log, "log records"
+        )
     points = 0
     for resource_metrics in request.resource_metrics:
         for scope_metrics in resource_metrics.scope_metrics:
@@ -72,6 +74,23 @@ def validate_request(signal: str, payload: bytes) -> Validation:
                 if kind is not None:
                     points += len(getattr(metric, kind).data_points)
     return Validation(payload, points, 0, "")
+
+
+# The scans below inline the checks (no call per item): they are about half of the validation time otherwise.
+def _bad_spans(spans) -> list[int]:
+    return [
+        index
+        for index, span in enumerate(spans)
+        if len(span.trace_id) != 16 or len(span.span_id) not in _SPAN_IDS or len(span.parent_span_id) not in _PARENT_IDS
+    ]
+
+
+def _bad_logs(records) -> list[int]:
+    return [
+        index
+        for index, record in enumerate(records)
+        if len(record.trace_id) not in _LOG_TRACE_IDS or len(record.span_id) not in _LOG_SPAN_IDS
+    ]
 
 
 def _bad_span(span) -> str | None:
@@ -92,22 +111,19 @@ def _bad_log(record) -> str | None:
     return None
 
 
-def _check(request, payload: bytes, resources, scope_field: str, item_field: str, bad_item, noun: str) -> Validation:
+def _check(
+    request, payload: bytes, resources, scope_field: str, item_field: str, bad_items, describe, noun: str
+) -> Validation:
     accepted = 0
     rejected = 0
     first_problem = ""
     for resource in resources:
         for scope in getattr(resource, scope_field):
             items = getattr(scope, item_field)
-            bad = []
-            for index, item in enumerate(items):
-                problem = bad_item(item)
-                if problem is None:
-                    accepted += 1
-                else:
-                    bad.append(index)
-                    first_problem = first_problem or problem
+            bad = bad_items(items)
+            accepted += len(items) - len(bad)
             if bad:
+                first_problem = first_problem or describe(items[bad[0]])
                 rejected += len(bad)
                 for index in reversed(bad):
                     del items[index]
